@@ -1,0 +1,32 @@
+# Shortcuts for developers; the README's two commands need nothing but Python.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint format dev clean
+
+$(BIN)/lifecycle: pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/lifecycle
+
+demo: setup
+	$(BIN)/lifecycle demo
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dev: setup
+	$(BIN)/lifecycle dev
+
+clean:
+	rm -rf data .dagster

@@ -1,0 +1,1 @@
+"""lifecycle-pipeline: the Dagster code location for lifecycle email marketing."""

@@ -1,0 +1,110 @@
+"""One daily-partitioned Dagster asset per landing source, made from its `SourceSpec`."""
+
+import datetime as dt
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
+
+from orchestration.ingest import (
+    RAW_SCHEMA,
+    SOURCES,
+    LoadResult,
+    SourceSpec,
+    load_days,
+)
+from orchestration.resources import DuckDBWarehouse, LandingZone
+
+# Every step that writes the warehouse file runs in this pool (limit 1): DuckDB has one writer.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def raw_asset_key(table: str) -> AssetKey:
+    return AssetKey([RAW_SCHEMA, table])
+
+
+def _column_schema(con, table: str) -> TableSchema:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [RAW_SCHEMA, table],
+    ).fetchall()
+    return TableSchema(columns=[TableColumn(name=n, type=t) for n, t in rows])
+
+
+def _metadata(result: LoadResult, table: str, total_rows: int, schema: TableSchema) -> dict:
+    return {
+        # A run may cover many partitions; each gets this metadata, so counts are stated for
+        # the table and for the run, never as if they were one partition's.
+        "dagster/row_count": total_rows,
+        "rows_written_in_run": result.rows_written.get(table, 0),
+        "dagster/column_schema": schema,
+        "dagster/table_name": f"{RAW_SCHEMA}.{table}",
+        "days_in_run": len(result.days),
+        "days_loaded": len(result.days_with_files),
+        "days_without_files": len(result.days) - len(result.days_with_files),
+        "files": len(result.files),
+        "empty_files": result.empty_files,
+        "rows_read": result.rows_read,
+        "duplicates_dropped": result.duplicates_dropped,
+        "load_seconds": result.seconds,
+        "last_files": MetadataValue.md(
+            "\n".join(f"- `{f}`" for f in result.files[-5:]) or "(none)"
+        ),
+    }
+
+
+def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    specs = [
+        AssetSpec(
+            key=raw_asset_key(table.name),
+            description=f"{table.description} Source: {spec.description}",
+            group_name="ingest",
+            kinds={"duckdb"},
+            metadata={"landing_folder": spec.name, "natural_key": spec.key},
+        )
+        for table in spec.tables
+    ]
+
+    @multi_asset(
+        name=f"ingest_{spec.name}",
+        specs=specs,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def _ingest(context: AssetExecutionContext, warehouse: DuckDBWarehouse, landing: LandingZone):
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        files = {day: landing.files(spec.name, day, spec.suffixes) for day in days}
+        with warehouse.connect() as con:
+            result = load_days(con, spec, files, Path(landing.root), context.run.run_id)
+            if len(result.days_with_files) < len(days):
+                context.log.info(
+                    f"{spec.name}: {len(days) - len(result.days_with_files)} of {len(days)} "
+                    "days had no landing files; their rows are unchanged"
+                )
+            for table in spec.tables:
+                total = con.execute(f"select count(*) from {RAW_SCHEMA}.{table.name}").fetchall()
+                yield MaterializeResult(
+                    asset_key=raw_asset_key(table.name),
+                    metadata=_metadata(
+                        result, table.name, total[0][0], _column_schema(con, table.name)
+                    ),
+                )
+
+    return _ingest
+
+
+def build_ingest_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
+    return [build_ingest_asset(spec, partitions_def) for spec in SOURCES]

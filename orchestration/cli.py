@@ -1,0 +1,142 @@
+"""The `lifecycle` command: run the pipeline end to end, or open the Dagster UI on it.
+
+`lifecycle demo` generates the sample shop if the landing folder has none, then runs the
+daily refresh over every landing day in one run (ingestion backfills in a single run), with
+its records in DAGSTER_HOME so that the Dagster UI shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.sample import SampleParams, generate_sample_shop
+from orchestration.sample.shop import MANIFEST_NAME
+from orchestration.settings import PROJECT_ROOT, Settings
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def prepare_dagster_home() -> Path:
+    """Use DAGSTER_HOME, or the project's `.dagster`, with the project's instance settings."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def landing_days(settings: Settings) -> tuple[dt.date, dt.date] | None:
+    """The first and last landing day: from the sample manifest, else from the folders."""
+    manifest = settings.landing_dir / MANIFEST_NAME
+    if manifest.exists():
+        data = json.loads(manifest.read_text())
+        return dt.date.fromisoformat(data["first_day"]), dt.date.fromisoformat(data["last_day"])
+    from orchestration.resources import LandingZone
+
+    zone = LandingZone(root=str(settings.landing_dir))
+    days = sorted({d for source in ("orders", "checkouts", "email_events", "contacts")
+                   for d in zone.days(source)})  # fmt: skip
+    return (days[0], days[-1]) if days else None
+
+
+def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
+    """Materialize the whole graph for the partitions first..last in one in-process run."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs, partitions
+    from orchestration.jobs import DAILY_JOB_NAME
+
+    keys = partitions.get_partition_keys()
+    start = max(first.isoformat(), keys[0])
+    end = min(last.isoformat(), keys[-1])
+    if start > end:
+        print(
+            f"lifecycle: no partition between {first} and {last}: the partitions start on "
+            f"{keys[0]} (LIFECYCLE_PARTITIONS_START) and end on {keys[-1]}",
+            file=sys.stderr,
+        )
+        return False
+    job = defs.resolve_job_def(DAILY_JOB_NAME)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
+            raise_on_error=False,
+        )
+    partitions: dict[str, int] = {}
+    rows: dict[str, object] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        key = mat.asset_key.to_user_string()
+        partitions[key] = partitions.get(key, 0) + 1
+        count = mat.metadata.get("dagster/row_count")
+        rows[key] = count.value if count is not None else "?"
+    for key, n in sorted(partitions.items()):
+        print(f"  {key:<28} {n:>4} partition(s), {rows[key]:>12,} rows in the table")
+    status = "succeeded" if result.success else "FAILED"
+    print(f"daily_refresh {start}..{end} {status} (run {result.run_id})")
+    return result.success
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    prepare_dagster_home()
+    days = None if args.fresh else landing_days(settings)
+    if days is None:
+        params = SampleParams(customers=args.customers, days=args.days, timezone=settings.timezone)
+        print(f"generating the sample shop ({params.customers:,} customers) ...")
+        summary = generate_sample_shop(params, settings.landing_dir)
+        days = (summary.first_day, summary.last_day)
+    first, last = days
+    print(f"running daily_refresh over {first}..{last}; warehouse: {settings.warehouse_path}")
+    ok = run_daily_refresh(first, last)
+    if ok:
+        print(
+            f"\nwarehouse: {settings.warehouse_path}\nlanding:   {settings.landing_dir}\n"
+            f"Dagster UI: .venv/bin/lifecycle dev  (records in {os.environ['DAGSTER_HOME']})"
+        )
+    return 0 if ok else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    prepare_dagster_home()
+    return 0 if run_daily_refresh(args.start, args.end) else 1
+
+
+def _dev(args: argparse.Namespace) -> int:
+    prepare_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lifecycle", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate the sample shop if needed, run everything")
+    demo.add_argument("--customers", type=int, default=SampleParams().customers)
+    demo.add_argument("--days", type=int, default=SampleParams().days)
+    demo.add_argument("--fresh", action="store_true", help="regenerate the sample shop first")
+    demo.set_defaults(handler=_demo)
+    run = sub.add_parser("run", help="run the daily refresh over a range of days")
+    run.add_argument("--start", type=dt.date.fromisoformat, required=True)
+    run.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    run.set_defaults(handler=_run)
+    dev = sub.add_parser("dev", help="open the Dagster UI on this project")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(handler=_dev)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Shared fixtures: small sample shops generated once per session, isolated settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
+
+SMALL = SampleParams(customers=300, days=45, start_date=dt.date(2024, 3, 1), seed=3)
+
+
+@pytest.fixture(scope="session")
+def small_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
+    """A small sample shop: 300 buyers over 45 days."""
+    return generate_sample_shop(SMALL, tmp_path_factory.mktemp("small") / "landing")
+
+
+@pytest.fixture(scope="session")
+def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
+    """The shape of the default demo (two years), with fewer buyers to stay quick."""
+    params = SampleParams(customers=2_000, seed=11)
+    return generate_sample_shop(params, tmp_path_factory.mktemp("demo") / "landing")
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every setting at a fresh folder, so no test touches the project's data."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("LIFECYCLE_DATA_DIR", str(data))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+    return data

@@ -1,0 +1,205 @@
+"""Loading landing files into raw tables: idempotent, faithful, and loud about bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.ingest import SOURCES, LandingFileError, load_days
+from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
+from orchestration.resources import LandingZone
+from orchestration.sample import SampleSummary
+from tests.conftest import SMALL
+
+DAY_1 = SMALL.start_date + dt.timedelta(days=10)
+DAY_2 = DAY_1 + dt.timedelta(days=1)
+
+
+@pytest.fixture
+def landing(tmp_path: Path, small_shop: SampleSummary) -> Path:
+    """A private copy of the small shop's landing folder that a test may damage."""
+    root = tmp_path / "landing"
+    shutil.copytree(small_shop.landing_dir, root)
+    return root
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield con
+    con.close()
+
+
+def _load(con, spec, root: Path, days: list[dt.date], batch: str = "b1"):
+    zone = LandingZone(root=str(root))
+    return load_days(
+        con, spec, {d: zone.files(spec.name, d, spec.suffixes) for d in days}, root, batch
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return con.execute(
+        f"select * exclude (_loaded_at, _batch_id) from raw.{table} order by all"
+    ).fetchall()
+
+
+def test_loading_a_day_twice_gives_the_same_rows(con, landing: Path) -> None:
+    for spec in SOURCES:
+        _load(con, spec, landing, [DAY_1, DAY_2], "first")
+        before = {t.name: _rows(con, t.name) for t in spec.tables}
+        result = _load(con, spec, landing, [DAY_1], "second")
+        after = {t.name: _rows(con, t.name) for t in spec.tables}
+        assert before == after, spec.name
+        assert all(before.values()), spec.name
+        assert result.days_with_files == [DAY_1]
+
+
+def test_a_range_in_one_load_equals_day_by_day(con, landing: Path, tmp_path: Path) -> None:
+    days = [SMALL.start_date + dt.timedelta(days=i) for i in range(SMALL.days)]
+    other = duckdb.connect(str(tmp_path / "day_by_day.duckdb"))
+    for spec in SOURCES:
+        _load(con, spec, landing, days)
+        for day in days:
+            _load(other, spec, landing, [day])
+        for table in spec.tables:
+            assert _rows(con, table.name) == _rows(other, table.name), table.name
+
+
+def test_every_raw_row_keeps_its_partition_and_source_file(con, landing: Path) -> None:
+    _load(con, ORDERS, landing, [DAY_1])
+    rows = con.execute(
+        "select distinct _partition_date, _source_file from raw.orders "
+        "union select distinct _partition_date, _source_file from raw.order_line_items"
+    ).fetchall()
+    assert rows
+    for day, source_file in rows:
+        assert day == DAY_1
+        assert source_file.startswith(f"orders/day={DAY_1}/")
+        assert (landing / source_file).exists()
+
+
+def test_within_a_day_the_latest_version_of_a_key_wins(con, landing: Path) -> None:
+    folder = landing / "orders" / f"day={DAY_1}"
+    original = json.loads(next(folder.glob("*.jsonl")).read_text().splitlines()[0])
+    updated = {
+        **original,
+        "updated_at": "2099-01-01T00:00:00+00:00",
+        "financial_status": "refunded",
+    }
+    (folder / "zz_update.jsonl").write_text(
+        json.dumps(updated) + "\n" + json.dumps(original) + "\n"
+    )
+    result = _load(con, ORDERS, landing, [DAY_1])
+    assert result.duplicates_dropped >= 2
+    status = con.execute(
+        "select financial_status, count(*) from raw.orders where id = ? group by 1",
+        [original["id"]],
+    ).fetchall()
+    assert status == [("refunded", 1)]
+    items = con.execute(
+        "select count(*) from raw.order_line_items where order_id = ?", [original["id"]]
+    ).fetchall()[0][0]
+    assert items == len(original["line_items"])
+
+
+def test_duplicate_events_collapse_and_categories_become_text(con, landing: Path) -> None:
+    folder = landing / "email_events" / f"day={DAY_1}"
+    event = {
+        "email": "a@example.com",
+        "timestamp": 1710000000,
+        "event": "click",
+        "sg_event_id": "dup-1",
+        "category": "promo",
+    }
+    lines = [event, event, {**event, "sg_event_id": "arr-1", "category": ["a", "b"]}]
+    (folder / "extra.jsonl").write_text("\n".join(json.dumps(e) for e in lines) + "\n")
+    _load(con, EMAIL_EVENTS, landing, [DAY_1])
+    got = con.execute(
+        "select sg_event_id, category from raw.email_events "
+        "where sg_event_id in ('dup-1', 'arr-1') order by 1"
+    ).fetchall()
+    assert got == [("arr-1", "a,b"), ("dup-1", "promo")]
+
+
+def test_compressed_files_load_like_plain_ones(con, landing: Path) -> None:
+    folder = landing / "email_events" / f"day={DAY_1}"
+    plain = next(folder.glob("*.jsonl"))
+    expected = len(plain.read_text().splitlines())
+    with gzip.open(folder / "events.jsonl.gz", "wt") as fh:
+        fh.write(plain.read_text())
+    plain.unlink()
+    result = _load(con, EMAIL_EVENTS, landing, [DAY_1])
+    assert result.rows_read == expected
+
+
+def test_a_day_without_files_is_not_an_error_and_keeps_its_rows(con, landing: Path) -> None:
+    _load(con, ORDERS, landing, [DAY_1])
+    before = _rows(con, "orders")
+    shutil.rmtree(landing / "orders" / f"day={DAY_1}")
+    result = _load(con, ORDERS, landing, [DAY_1, SMALL.start_date - dt.timedelta(days=30)])
+    assert result.days_with_files == []
+    assert result.rows_written == {}
+    assert _rows(con, "orders") == before
+
+
+def test_an_empty_file_is_counted_and_skipped(con, landing: Path) -> None:
+    (landing / "orders" / f"day={DAY_1}" / "empty.jsonl").write_text("")
+    result = _load(con, ORDERS, landing, [DAY_1])
+    assert result.empty_files == 1
+    assert result.rows_written["orders"] > 0
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "problem"),
+    [
+        (b'{"id": 1}\n{"id": 2, "email": "x@\n{"id": 3}\n', 2, "malformed JSON"),
+        (b'{"id": 1}\n{"id": 2, "email": "caf\xe9@example.com"}\n', 2, "not UTF-8"),
+        (b'{"id": 1}\n[1, 2]\n', 2, "must be a JSON object"),
+    ],
+)
+def test_a_malformed_file_names_file_and_line_and_changes_nothing(
+    con, landing: Path, content: bytes, line: int, problem: str
+) -> None:
+    _load(con, ORDERS, landing, [DAY_1])
+    before = {t: _rows(con, t) for t in ("orders", "order_line_items")}
+    (landing / "orders" / f"day={DAY_2}" / "broken.jsonl").write_bytes(content)
+    with pytest.raises(LandingFileError) as err:
+        _load(con, ORDERS, landing, [DAY_1, DAY_2])
+    message = str(err.value)
+    assert f"orders/day={DAY_2}/broken.jsonl, line {line}" in message
+    assert problem in message
+    assert "re-run the partition" in message
+    assert {t: _rows(con, t) for t in before} == before
+    # Fixing the file (here: removing it) lets the same load through.
+    (landing / "orders" / f"day={DAY_2}" / "broken.jsonl").unlink()
+    assert _load(con, ORDERS, landing, [DAY_1, DAY_2]).days_with_files == [DAY_1, DAY_2]
+
+
+def test_a_contact_export_missing_a_column_is_refused(con, landing: Path) -> None:
+    folder = landing / "contacts" / f"day={DAY_1}"
+    path = next(folder.glob("*.csv"))
+    header, *rows = path.read_text().splitlines()
+    columns = header.split(",")
+    drop = columns.index("email_marketing_consent_state")
+    cut = [",".join(c for i, c in enumerate(r.split(",")) if i != drop) for r in [header, *rows]]
+    path.write_text("\n".join(cut) + "\n")
+    with pytest.raises(
+        LandingFileError, match=r"line 1: missing column.*email_marketing_consent_state"
+    ):
+        _load(con, CONTACTS, landing, [DAY_1])
+
+
+def test_a_contact_row_with_extra_fields_names_its_line(con, landing: Path) -> None:
+    folder = landing / "contacts" / f"day={DAY_1}"
+    path = next(folder.glob("*.csv"))
+    lines = path.read_text().splitlines()
+    lines.insert(2, lines[1] + ",surprise")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LandingFileError, match=r"line 3: 12 fields where the header has 11"):
+        _load(con, CONTACTS, landing, [DAY_1])
