@@ -1,0 +1,17 @@
+{#- E-mail addresses join contacts, customers and events: trimmed and lower-cased. -#}
+{% macro normalize_email(expression) -%}
+    nullif(lower(trim({{ expression }})), '')
+{%- endmacro %}
+
+{#- A plausible address: one @, something before it, a dot in the domain, no spaces. -#}
+{% macro is_valid_email(expression) -%}
+    {{ return(adapter.dispatch('is_valid_email', 'lifecycle')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__is_valid_email(expression) -%}
+    coalesce(regexp_full_match({{ expression }}, '[^@\s]+@[^@\s]+\.[^@\s]+'), false)
+{%- endmacro %}
+
+{% macro default__is_valid_email(expression) -%}
+    coalesce({{ expression }} ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$', false)
+{%- endmacro %}

@@ -1,0 +1,39 @@
+-- One row per Shopify checkout: its latest version landed on or before the run date.
+with source as (
+    select * from {{ source('raw', 'checkouts') }}
+    where _partition_date <= {{ run_date() }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by token
+            order by {{ parse_utc_timestamp('updated_at') }} desc nulls last,
+                _partition_date desc,
+                _loaded_at desc
+        ) as version_rank
+    from source
+),
+
+final as (
+    select
+        token as checkout_token,
+        id as checkout_id,
+        customer_id,
+        {{ normalize_email('coalesce(email, customer_email)') }} as email,
+        {{ parse_utc_timestamp('created_at') }} as created_at,
+        {{ parse_utc_timestamp('updated_at') }} as updated_at,
+        {{ parse_utc_timestamp('completed_at') }} as completed_at,
+        completed_at is not null as is_completed,
+        upper(currency) as currency,
+        {{ to_money('total_price') }} as total_price_amount,
+        line_item_count,
+        abandoned_checkout_url,
+        customer_first_name as first_name,
+        _partition_date as landed_date
+    from ranked
+    where version_rank = 1
+)
+
+select * from final
