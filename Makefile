@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint format dev clean
+.PHONY: setup demo test lint format dev manifest clean
 
 $(BIN)/lifecycle: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ format: setup
 
 dev: setup
 	$(BIN)/lifecycle dev
+
+manifest: setup
+	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; print(prepare_manifest())"
 
 clean:
 	rm -rf data .dagster

@@ -52,6 +52,9 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
     """Materialize the whole graph for the partitions first..last in one in-process run."""
     from dagster import DagsterInstance
 
+    from orchestration.dbt_project import prepare_manifest
+
+    prepare_manifest()
     from orchestration.definitions import defs, partitions
     from orchestration.jobs import DAILY_JOB_NAME
 
@@ -73,15 +76,16 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
             raise_on_error=False,
         )
     partitions: dict[str, int] = {}
-    rows: dict[str, object] = {}
+    rows: dict[str, str] = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         key = mat.asset_key.to_user_string()
         partitions[key] = partitions.get(key, 0) + 1
         count = mat.metadata.get("dagster/row_count")
-        rows[key] = count.value if count is not None else "?"
+        rows[key] = f"{count.value:,} rows" if count is not None else ""
     for key, n in sorted(partitions.items()):
-        print(f"  {key:<28} {n:>4} partition(s), {rows[key]:>12,} rows in the table")
+        runs = f"{n} partitions" if n > 1 else ""
+        print(f"  {key:<40} {runs:>15} {rows[key]:>16}")
     status = "succeeded" if result.success else "FAILED"
     print(f"daily_refresh {start}..{end} {status} (run {result.run_id})")
     return result.success
@@ -114,9 +118,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _dev(args: argparse.Namespace) -> int:
     prepare_dagster_home()
-    dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    # `dagster dev` re-parses the dbt project with the `dbt` found on PATH: the virtualenv's.
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.call([*cmd, "-p", str(args.port)], cwd=PROJECT_ROOT, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:

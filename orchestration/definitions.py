@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from orchestration.assets import build_ingest_assets
+from orchestration.assets import build_dbt_assets, build_ingest_assets
 from orchestration.jobs import daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
@@ -13,7 +13,7 @@ settings = Settings.from_env()
 partitions = daily_partitions(settings)
 
 defs = Definitions(
-    assets=[*build_ingest_assets(partitions)],
+    assets=[*build_ingest_assets(partitions), build_dbt_assets(settings.timezone)],
     jobs=[daily_refresh],
     schedules=[daily_refresh_schedule],
     resources=build_resources(settings),

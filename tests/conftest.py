@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.dbt_project import prepare_manifest
 from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
 
 SMALL = SampleParams(customers=300, days=45, start_date=dt.date(2024, 3, 1), seed=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """The code location loads the dbt manifest: build it once from the current models."""
+    return prepare_manifest()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,15 +12,26 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus, Definitions
 
+from orchestration.assets.dbt import dbt_build_args, group_for_node, run_date_for
 from orchestration.settings import PROJECT_ROOT
 
-EXPECTED_ASSETS = {
-    "raw/orders",
-    "raw/order_line_items",
-    "raw/checkouts",
-    "raw/checkout_line_items",
-    "raw/email_events",
-    "raw/contacts",
+EXPECTED_GROUPS = {
+    "raw/orders": "ingest",
+    "raw/order_line_items": "ingest",
+    "raw/checkouts": "ingest",
+    "raw/checkout_line_items": "ingest",
+    "raw/email_events": "ingest",
+    "raw/contacts": "ingest",
+    "reference/rfm_segments": "reference",
+    "staging/stg_shopify__orders": "staging",
+    "staging/stg_shopify__order_line_items": "staging",
+    "staging/stg_shopify__checkouts": "staging",
+    "staging/stg_shopify__checkout_line_items": "staging",
+    "staging/stg_sendgrid__email_events": "staging",
+    "staging/stg_shop__contacts": "staging",
+    "intermediate/int_orders_completed": "intermediate",
+    "intermediate/int_customers_summarized": "intermediate",
+    "marts/customer_rfm": "marts",
 }
 
 
@@ -31,11 +44,32 @@ def defs(isolated_env: Path) -> Definitions:
 
 def test_asset_graph_is_the_expected_one(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == EXPECTED_ASSETS
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == EXPECTED_GROUPS
     for key in graph.get_all_asset_keys():
-        assert graph.get(key).group_name == "ingest"
-        assert graph.get(key).partitions_def is not None
+        is_raw = key.path[0] == "raw"
+        assert (graph.get(key).partitions_def is not None) == is_raw, key
+
+
+def test_dbt_sources_are_the_raw_ingestion_assets(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(AssetKey(["staging", "stg_shopify__orders"])).parent_keys
+    assert parents == {AssetKey(["raw", "orders"])}
+    assert graph.get(AssetKey(["marts", "customer_rfm"])).parent_keys == {
+        AssetKey(["intermediate", "int_customers_summarized"]),
+        AssetKey(["reference", "rfm_segments"]),
+    }
+
+
+def test_dbt_tests_are_blocking_asset_checks(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {
+        (k.asset_key.to_user_string(), k.name): graph.get_check_spec(k)
+        for k in graph.asset_check_keys
+    }
+    assert ("marts/customer_rfm", "unique_customer_rfm_email") in checks
+    assert ("staging/stg_shopify__orders", "unique_stg_shopify__orders_order_id") in checks
+    assert all(c.blocking for c in checks.values())  # every test here has error severity
 
 
 def test_daily_job_and_its_schedule_are_off_by_default(defs: Definitions) -> None:
@@ -69,3 +103,32 @@ def test_workspace_yaml_validates(isolated_env: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful for code location lifecycle-pipeline" in done.stderr + done.stdout
+
+
+def test_run_date_is_the_runs_last_partition_or_today() -> None:
+    today = dt.date(2026, 1, 2)
+    assert run_date_for({}, today) == today
+    assert run_date_for({"dagster/partition": "2025-03-04"}, today) == dt.date(2025, 3, 4)
+    range_tags = {
+        "dagster/asset_partition_range_start": "2025-01-01",
+        "dagster/asset_partition_range_end": "2025-12-30",
+    }
+    assert run_date_for(range_tags, today) == dt.date(2025, 12, 30)
+
+
+def test_dbt_build_args_pass_the_run_date_and_time_zone() -> None:
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin")
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {"run_date": "2025-12-30", "shop_timezone": "Europe/Berlin"}
+
+
+def test_dbt_folders_become_groups() -> None:
+    assert (
+        group_for_node({"resource_type": "model", "fqn": ["lifecycle", "staging", "x"]})
+        == "staging"
+    )
+    assert group_for_node({"resource_type": "model", "fqn": ["lifecycle", "marts", "x"]}) == "marts"
+    assert (
+        group_for_node({"resource_type": "seed", "fqn": ["lifecycle", "rfm_segments"]})
+        == "reference"
+    )

@@ -78,6 +78,27 @@ def test_one_run_over_a_range_loads_every_day_once(env, isolated_env: Path) -> N
     assert all(v > 0 for v in first.values())
     assert again == first
     assert len(status) == 14
+    _assert_marts_are_consistent(warehouse, run_date="2024-05-14")
+
+
+def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+
+        def one(sql: str) -> object:
+            return con.execute(sql).fetchall()[0][0]
+
+        customers = one("select count(*) from intermediate.int_customers_summarized")
+        assert customers > 0
+        segments = con.execute(
+            "select rfm_segment, count(*) from marts.customer_rfm group by 1"
+        ).fetchall()
+        assert sum(n for _, n in segments) == customers
+        assert None not in dict(segments)
+        vips = one("select count(*) from marts.customer_rfm where is_vip")
+        assert vips == -(-customers // 5)  # ceil(20%)
+        assert one("select max(run_date)::varchar from marts.customer_rfm") == run_date
+        # Nothing after the run date is used.
+        assert str(one("select max(last_order_date) from marts.customer_rfm")) <= run_date
 
 
 def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
@@ -100,3 +121,29 @@ def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
     with DagsterInstance.get() as instance:
         records = instance.fetch_materializations(AssetKey(["raw", "contacts"]), limit=100)
         assert len(records.records) == 10
+
+
+def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
+    env, isolated_env: Path
+) -> None:
+    job = env.defs.resolve_job_def("daily_refresh")
+    warehouse = isolated_env / "warehouse.duckdb"
+
+    def run_range(start: str, end: str) -> None:
+        tags = {
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+        }
+        assert job.execute_in_process(instance=instance, tags=tags).success
+
+    def rfm() -> list[tuple]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("select * from marts.customer_rfm order by email").fetchall()
+
+    with DagsterInstance.ephemeral() as instance:
+        run_range("2024-05-01", "2024-05-07")
+        on_the_day = rfm()
+        run_range("2024-05-08", "2024-05-14")
+        assert rfm() != on_the_day
+        assert job.execute_in_process(instance=instance, partition_key="2024-05-07").success
+    assert rfm() == on_the_day

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.resources.dbt import WarehouseDbtCliResource
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.warehouse import DuckDBWarehouse
 from orchestration.settings import Settings
@@ -14,4 +16,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
             lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
         ),
         "landing": LandingZone(root=str(settings.landing_dir)),
+        "dbt": WarehouseDbtCliResource(
+            project_dir=dbt_project,
+            dbt_executable=DBT_EXECUTABLE,
+            warehouse_path=str(settings.warehouse_path),
+        ),
     }

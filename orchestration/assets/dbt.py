@@ -1,0 +1,70 @@
+"""The dbt models as Dagster assets, their tests as asset checks (error severity blocks)."""
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+
+from orchestration.assets.ingest import WAREHOUSE_POOL
+from orchestration.dbt_project import dbt_project
+from orchestration.resources.dbt import WarehouseDbtCliResource
+
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+# dbt folder -> Dagster group, so the lineage reads left to right like the flow.
+FOLDER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+
+
+def group_for_node(node: Mapping[str, Any]) -> str:
+    """The Dagster group of a dbt node: its folder under models/, or `reference` for seeds."""
+    if node.get("resource_type") == "seed":
+        return "reference"
+    fqn = node.get("fqn", [])
+    folder = fqn[1] if len(fqn) > 2 else ""
+    return FOLDER_GROUPS.get(folder, "marts")
+
+
+class LifecycleDbtTranslator(DagsterDbtTranslator):
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id)
+        if node is None:  # a source: keeps its raw/<table> key and the ingest group
+            return spec
+        return spec.replace_attributes(group_name=group_for_node(node))
+
+
+def run_date_for(tags: Mapping[str, str], today: dt.date) -> dt.date:
+    """The day to compute as of: the run's last partition, else today in the shop's zone."""
+    key = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    return dt.date.fromisoformat(key) if key else today
+
+
+def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:
+    variables = {"run_date": run_date.isoformat(), "shop_timezone": shop_timezone}
+    return ["build", "--vars", json.dumps(variables, sort_keys=True)]
+
+
+def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
+    translator = LifecycleDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def lifecycle_dbt_models(context: AssetExecutionContext, dbt: WarehouseDbtCliResource):
+        today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
+        run_date = run_date_for(context.run.tags, today)
+        context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
+        yield from dbt.cli(dbt_build_args(run_date, shop_timezone), context=context).stream()
+
+    return lifecycle_dbt_models

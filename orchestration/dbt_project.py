@@ -1,0 +1,47 @@
+"""The dbt project as Dagster sees it, alone so that its manifest can be built ahead of time.
+
+`prepare_manifest()` (run by `lifecycle demo`, the tests and `make manifest`) writes
+`dbt_project/target/manifest.json`; under `dagster dev` it is rebuilt on start. Importing the
+code location never parses dbt.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.settings import PROJECT_ROOT
+
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+dbt_project = DbtProject(
+    project_dir=PROJECT_ROOT / "dbt_project",
+    profiles_dir=PROJECT_ROOT / "dbt_project",
+)
+dbt_project.prepare_if_dev()
+
+
+class ManifestError(RuntimeError):
+    """dbt could not parse the project, so there is no manifest to load."""
+
+
+def prepare_manifest() -> Path:
+    """Parse the dbt project into its manifest (a few seconds; no warehouse needed)."""
+    done = subprocess.run(
+        [
+            DBT_EXECUTABLE, "parse", "--quiet",
+            "--project-dir", str(dbt_project.project_dir),
+            "--profiles-dir", str(dbt_project.profiles_dir),
+            "--target-path", str(dbt_project.project_dir / dbt_project.target_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0 or not dbt_project.manifest_path.exists():
+        raise ManifestError(
+            f"`dbt parse` failed (exit {done.returncode}); fix the dbt project:\n"
+            f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
+        )
+    return dbt_project.manifest_path
