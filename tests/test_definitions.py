@@ -31,7 +31,15 @@ EXPECTED_GROUPS = {
     "staging/stg_shop__contacts": "staging",
     "intermediate/int_orders_completed": "intermediate",
     "intermediate/int_customers_summarized": "intermediate",
+    "intermediate/int_contacts_unified": "intermediate",
+    "intermediate/int_customer_seasons": "intermediate",
     "marts/customer_rfm": "marts",
+    "marts/customer_churn": "marts",
+    "marts/customer_lifecycle": "marts",
+    "marts/customer_lifecycle_history": "marts",
+    "marts/email_engagement": "marts",
+    "marts/suppressions": "marts",
+    "marts/retention_metrics_monthly": "marts",
 }
 
 

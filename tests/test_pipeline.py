@@ -99,6 +99,22 @@ def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
         assert one("select max(run_date)::varchar from marts.customer_rfm") == run_date
         # Nothing after the run date is used.
         assert str(one("select max(last_order_date) from marts.customer_rfm")) <= run_date
+        contacts = one("select count(*) from intermediate.int_contacts_unified")
+        assert one("select count(distinct email) from marts.customer_lifecycle") == contacts
+        assert one("select count(*) from marts.customer_lifecycle") == contacts
+        stages = dict(
+            con.execute(
+                "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1"
+            ).fetchall()
+        )
+        assert stages["prospect"] == contacts - customers
+        suppressed_but_mailable = one(
+            "select count(*) from marts.customer_lifecycle l join marts.suppressions s "
+            "on s.email = l.email and s.asm_group_id is null where l.is_mailable"
+        )
+        assert suppressed_but_mailable == 0
+        assert one("select count(*) from marts.suppressions") > 0
+        assert one("select count(*) from marts.retention_metrics_monthly") >= 1
 
 
 def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:

@@ -1,0 +1,73 @@
+-- Rule-based churn and win-back eligibility per customer as of the run date.
+with customers as (
+    select * from {{ ref('int_customers_summarized') }}
+),
+
+rfm as (
+    select email, is_bottom_20 from {{ ref('customer_rfm') }}
+),
+
+base as (
+    -- The base's average delay between a customer's first and second purchase.
+    select
+        avg({{ dbt.datediff('first_order_date', 'second_order_date', 'day') }} * 1.0)
+            as avg_first_to_second_days
+    from customers
+    where second_order_date is not null
+),
+
+flagged as (
+    select
+        c.email,
+        c.customer_id,
+        c.order_count,
+        c.days_since_last_order,
+        c.days_since_first_order,
+        case
+            when c.order_count >= {{ var('own_interval_min_orders') }}
+                then c.avg_days_between_orders
+        end as own_interval_days,
+        b.avg_first_to_second_days,
+        r.is_bottom_20
+    from customers c
+    cross join base b
+    left join rfm r on r.email = c.email
+),
+
+final as (
+    select
+        email,
+        customer_id,
+        order_count,
+        days_since_last_order,
+        own_interval_days,
+        avg_first_to_second_days,
+        days_since_last_order > {{ var('lapse_days_long') }} as is_past_long_window,
+        coalesce(
+            days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }},
+            false
+        ) as is_past_own_interval,
+        days_since_last_order > {{ var('lapse_days_long') }}
+            or coalesce(
+                days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }},
+                false
+            ) as is_churned,
+        case
+            when days_since_last_order > {{ var('lapse_days_long') }}
+                then 'no order for longer than the long window'
+            when days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }}
+                then 'no order for longer than the own interval times the churn multiple'
+        end as churn_reason,
+        -- Win-back: a one-order customer past the base's first-to-second delay, or a repeat
+        -- customer past their own usual interval, unless their RFM is in the bottom 20%.
+        (
+            (order_count = 1 and days_since_first_order > avg_first_to_second_days)
+            or (order_count > 1 and days_since_last_order > coalesce(
+                own_interval_days, avg_first_to_second_days
+            ))
+        ) and not coalesce(is_bottom_20, false) as is_win_back_eligible,
+        coalesce(is_bottom_20, false) as is_bottom_20
+    from flagged
+)
+
+select * from final

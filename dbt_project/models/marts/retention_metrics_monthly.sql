@@ -1,0 +1,117 @@
+-- Retention by calendar month (shop time), up to the run date's month.
+-- A customer is active at a date when their last completed order is at most lapse_days_long
+-- days before it. Formulas (DOMAIN):
+--   customer churn rate % = (active at start - of those, active at end) / active at start x 100
+--     (customers won during the month do not offset churn)
+--   repeat purchase rate % = customers with 2+ orders / customers, as of the month's end
+--   revenue churn rate % = (revenue lost - new revenue) / revenue at start x 100. A shop
+--     without subscriptions has no recurring revenue, so it is approximated: revenue at start
+--     = what the customers active at the start spent in the lapse_days_long days before it,
+--     lost = the part of that from customers who churned during the month, new = what new
+--     customers spent in the month.
+with recursive months as (
+    select cast({{ dbt.date_trunc('month', 'min(ordered_date)') }} as date) as month_start
+    from {{ ref('int_orders_completed') }}
+    union all
+    select cast({{ dbt.dateadd('month', 1, 'month_start') }} as date)
+    from months
+    where {{ dbt.dateadd('month', 1, 'month_start') }} <= {{ run_date() }}
+),
+
+orders as (
+    select
+        email,
+        ordered_date,
+        net_revenue_amount,
+        cast({{ dbt.date_trunc('month', 'ordered_date') }} as date) as order_month
+    from {{ ref('int_orders_completed') }}
+),
+
+firsts as (
+    select email, min(ordered_date) as first_order_date from orders group by email
+),
+
+bounds as (
+    select
+        month_start,
+        cast({{ dbt.dateadd('day', -1, 'month_start') }} as date) as start_date,
+        case
+            when cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
+                > {{ run_date() }} then {{ run_date() }}
+            else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
+        end as end_date
+    from months
+),
+
+status as (
+    -- Per month and customer: active at the start, active at the end, orders in the month.
+    select
+        b.month_start,
+        o.email,
+        max(case when o.ordered_date <= b.start_date
+            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.start_date') }} as date)
+            then 1 else 0 end) as active_at_start,
+        max(case when o.ordered_date <= b.end_date
+            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.end_date') }} as date)
+            then 1 else 0 end) as active_at_end,
+        sum(case when o.order_month = b.month_start then o.net_revenue_amount else 0 end)
+            as revenue_in_month,
+        sum(case when o.ordered_date <= b.start_date
+            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.start_date') }} as date)
+            then o.net_revenue_amount else 0 end) as revenue_window_at_start,
+        sum(case when o.ordered_date <= b.end_date then 1 else 0 end) as orders_to_date
+    from bounds b
+    join orders o on o.ordered_date <= b.end_date
+    group by b.month_start, o.email
+),
+
+monthly as (
+    select
+        s.month_start,
+        sum(s.active_at_start) as customers_at_start,
+        sum(s.active_at_end) as active_customers,
+        sum(case when s.active_at_start = 1 and s.active_at_end = 1 then 1 else 0 end)
+            as retained_customers,
+        sum(case when f.first_order_date >= s.month_start
+            and f.first_order_date <= b.end_date then 1 else 0 end) as new_customers,
+        count(*) as customers_to_date,
+        sum(case when s.orders_to_date >= 2 then 1 else 0 end) as repeat_customers,
+        sum(s.revenue_in_month) as revenue_amount,
+        sum(s.revenue_window_at_start) as revenue_at_start_amount,
+        sum(case when s.active_at_start = 1 and s.active_at_end = 0
+            then s.revenue_window_at_start else 0 end) as revenue_lost_amount,
+        sum(case when f.first_order_date >= s.month_start and f.first_order_date <= b.end_date
+            then s.revenue_in_month else 0 end) as revenue_new_amount
+    from status s
+    join bounds b on b.month_start = s.month_start
+    join firsts f on f.email = s.email
+    group by s.month_start
+),
+
+final as (
+    select
+        month_start,
+        customers_at_start,
+        active_customers,
+        retained_customers,
+        new_customers,
+        customers_to_date,
+        repeat_customers,
+        case when customers_at_start > 0
+            then round(100.0 * (customers_at_start - retained_customers) / customers_at_start, 2)
+        end as customer_churn_rate_pct,
+        case when customers_to_date > 0
+            then round(100.0 * repeat_customers / customers_to_date, 2)
+        end as repeat_purchase_rate_pct,
+        revenue_amount,
+        revenue_at_start_amount,
+        revenue_lost_amount,
+        revenue_new_amount,
+        case when revenue_at_start_amount > 0
+            then round(100.0 * (revenue_lost_amount - revenue_new_amount) / revenue_at_start_amount, 2)
+        end as revenue_churn_rate_pct,
+        {{ run_date() }} as run_date
+    from monthly
+)
+
+select * from final
