@@ -163,3 +163,48 @@ def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
         assert rfm() != on_the_day
         assert job.execute_in_process(instance=instance, partition_key="2024-05-07").success
     assert rfm() == on_the_day
+
+
+def test_dbt_marts_carry_row_counts_and_breakdowns(env, isolated_env: Path) -> None:
+    job = env.defs.resolve_job_def("daily_refresh")
+    with DagsterInstance.ephemeral() as instance:
+        assert job.execute_in_process(instance=instance, partition_key="2024-05-14").success
+        record = instance.fetch_materializations(AssetKey(["marts", "customer_lifecycle"]), limit=1)
+        metadata = record.records[0].asset_materialization.metadata
+    stages = {k: v.value for k, v in metadata.items() if k.startswith("customer_lifecycle: ")}
+    assert sum(stages.values()) == metadata["dagster/row_count"].value > 0
+    assert "customer_lifecycle: prospect" in stages
+
+
+def test_a_failing_dbt_test_blocks_everything_downstream(env, isolated_env: Path) -> None:
+    job = env.defs.resolve_job_def("daily_refresh")
+    warehouse = isolated_env / "warehouse.duckdb"
+    with DagsterInstance.ephemeral() as instance:
+        assert job.execute_in_process(instance=instance, partition_key="2024-05-14").success
+        with duckdb.connect(str(warehouse)) as con:
+            # An order with a financial status Shopify does not have, as if ingested as is.
+            con.execute(
+                "insert into raw.orders by name select * replace "
+                "(id + 1000000000000 as id, 'mystery' as financial_status) from raw.orders limit 1"
+            )
+        dbt_keys = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "raw"]
+        result = env.defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=dbt_keys, raise_on_error=False
+        )
+        assert not result.success
+        checks = {
+            e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        }
+        failed = [name for name, passed in checks.items() if not passed]
+        assert failed == [
+            "accepted_values_stg_shopify__orders_financial_status__pending__authorized__"
+            "partially_paid__paid__partially_refunded__refunded__voided"
+        ]
+        materialized = {
+            e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+        }
+        assert "staging/stg_shopify__orders" in materialized  # dbt writes a model, then tests it
+        assert "intermediate/int_orders_completed" not in materialized
+        assert "marts/customer_rfm" not in materialized

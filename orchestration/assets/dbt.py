@@ -6,15 +6,25 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import dbt_project
+from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.dbt import WarehouseDbtCliResource
 
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
+# Per mart, a breakdown worth plotting over time in the Dagster UI: (label column, metric).
+MART_BREAKDOWNS = {
+    "customer_rfm": ("rfm_segment", "count(*)"),
+    "customer_lifecycle": ("lifecycle_stage", "count(*)"),
+    "suppressions": ("reason", "count(distinct email)"),
+    "email_engagement": ("engagement_bucket", "count(*)"),
+    "customer_churn": ("'churned_share'", "avg(case when is_churned then 1.0 else 0 end)"),
+}
 # dbt folder -> Dagster group, so the lineage reads left to right like the flow.
 FOLDER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
@@ -50,6 +60,21 @@ def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:
     return ["build", "--vars", json.dumps(variables, sort_keys=True)]
 
 
+def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, Any]:
+    """Row count of a model's relation (key = schema/name) and its mart breakdown, if any."""
+    relation = ".".join(key.path)
+    metadata: dict[str, Any] = {
+        "dagster/row_count": con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+    }
+    if key.path[-1] in MART_BREAKDOWNS:
+        label, metric = MART_BREAKDOWNS[key.path[-1]]
+        rows = con.execute(
+            f"select {label}, {metric} from {relation} group by 1 order by 1"
+        ).fetchall()
+        metadata.update({f"{key.path[-1]}: {name}": value for name, value in rows})
+    return metadata
+
+
 def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
     translator = LifecycleDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
@@ -61,10 +86,24 @@ def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def lifecycle_dbt_models(context: AssetExecutionContext, dbt: WarehouseDbtCliResource):
+    def lifecycle_dbt_models(
+        context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: DuckDBWarehouse
+    ):
         today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
         run_date = run_date_for(context.run.tags, today)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        yield from dbt.cli(dbt_build_args(run_date, shop_timezone), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(run_date, shop_timezone), context=context,
+                             raise_on_error=False)  # fmt: skip
+        # dbt holds the warehouse file while it runs; row counts are read once it is done.
+        events = list(invocation.stream())
+        with warehouse.connect(read_only=True) as con:
+            for event in events:
+                if isinstance(event, Output):
+                    key = context.asset_key_for_output(event.output_name)
+                    event = event.with_metadata({**event.metadata, **table_metadata(con, key)})
+                yield event
+        error = invocation.get_error()
+        if error is not None:
+            raise error
 
     return lifecycle_dbt_models
