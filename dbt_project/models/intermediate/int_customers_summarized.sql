@@ -37,8 +37,12 @@ final as (
         {{ dbt.datediff('first_order_date', run_date(), 'day') }} as days_since_first_order,
         case
             when order_count > 1
-                then {{ dbt.datediff('first_order_date', 'last_order_date', 'day') }}
-                    * 1.0 / (order_count - 1)
+                -- Rounded to 0.01 day so that every engine computes the same windows from it.
+                then round(
+                    cast({{ dbt.datediff('first_order_date', 'last_order_date', 'day') }}
+                        as decimal(12, 4)) / (order_count - 1),
+                    2
+                )
         end as avg_days_between_orders
     from summarized
 )
