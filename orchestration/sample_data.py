@@ -30,6 +30,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     p.add_argument("--prospect-share", type=float, default=defaults.prospect_share)
     p.add_argument("--orders-per-customer", type=float, default=defaults.orders_per_customer)
     p.add_argument("--bad-row-share", type=float, default=defaults.bad_row_share)
+    p.add_argument("--compress", action="store_true", help="write gzipped files")
     return p
 
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             prospect_share=args.prospect_share,
             orders_per_customer=args.orders_per_customer,
             bad_row_share=args.bad_row_share,
+            compress=args.compress,
         )
     except SampleParamsError as exc:
         print(f"lifecycle-sample-data: {exc}", file=sys.stderr)

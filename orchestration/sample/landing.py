@@ -308,6 +308,7 @@ def _copy(
     fmt: str,
     pattern: str | None = None,
     replace: bool = True,
+    compress: bool = False,
 ) -> None:
     """Write a query as one folder per day; `replace` first clears the source's folder."""
     options = (
@@ -316,6 +317,9 @@ def _copy(
         else "format csv, header true, timestampformat '%Y-%m-%dT%H:%M:%S'"
     )
     overwrite = "overwrite true" if replace else "overwrite_or_ignore true"
+    if compress:
+        options += ", compression 'gzip'"
+        fmt += ".gz"
     con.execute(
         f"""
         copy ({query}) to '{out / source}'
@@ -443,7 +447,7 @@ def _write_orders(
         from shaped s
         join people p on p.idx = s.buyer
     """
-    _copy(con, query, out, "orders", "jsonl", f"orders_{chunk:03d}", replace=chunk == 0)
+    _copy(con, query, out, "orders", "jsonl", f"orders_{chunk:03d}", chunk == 0, params.compress)
 
 
 def _write_checkouts(
@@ -504,7 +508,9 @@ def _write_checkouts(
         join lines l on l.checkout_seq = v.seq
         join people p on p.idx = v.contact
     """
-    _copy(con, query, out, "checkouts", "jsonl", f"checkouts_{chunk:03d}", replace=chunk == 0)
+    _copy(
+        con, query, out, "checkouts", "jsonl", f"checkouts_{chunk:03d}", chunk == 0, params.compress
+    )
 
 
 def _write_email_events(
@@ -543,7 +549,10 @@ def _write_email_events(
         join event_types et on et.idx = e.type
         left join links lk on lk.idx = e.link
     """
-    _copy(con, query, out, "email_events", "jsonl", f"email_events_{chunk:03d}", replace=chunk == 0)
+    _copy(
+        con, query, out, "email_events", "jsonl", f"email_events_{chunk:03d}", chunk == 0,
+        params.compress,
+    )  # fmt: skip
 
 
 def _write_contacts(
@@ -611,7 +620,7 @@ def _write_contacts(
             shop_time(j.t), shop_time(j.t),
         from junk j
     """
-    _copy(con, query, out, "contacts", "csv")
+    _copy(con, query, out, "contacts", "csv", compress=params.compress)
 
 
 def _chunks(n: int) -> list[tuple[int, range]]:
@@ -683,7 +692,7 @@ class LandingWriter:
             ext = "csv" if source == "contacts" else "jsonl"
             reader = "read_csv" if source == "contacts" else "read_json"
             counts[source] = self.con.execute(
-                f"select count(*) from {reader}('{self.out / source}/*/*.{ext}', "
+                f"select count(*) from {reader}('{self.out / source}/*/*.{ext}*', "
                 "hive_partitioning = false)"
             ).fetchall()[0][0]
         return counts
