@@ -26,6 +26,25 @@ _CHECKOUT_LINE = (
 )
 
 
+def _line_items_sql(parent: str, fields: str) -> str:
+    """One row per element of `line_items`, keyed by its parent version and 1-based position."""
+    return f"""
+        select
+            * exclude (line, _source_file, _partition_date, _batch_id, _loaded_at),
+            {fields},
+            _source_file, _partition_date, _batch_id, _loaded_at,
+        from (
+            select
+                {parent},
+                unnest(generate_series(1, len(line_items))) as position,
+                unnest(line_items) as line,
+                _source_file, _partition_date, _batch_id, _loaded_at,
+            from batch
+            where len(line_items) > 0
+        )
+    """
+
+
 @dataclass(frozen=True)
 class RawTable:
     """One raw table fed by a source: `select_sql` reads the de-duplicated batch (`batch`)."""
@@ -117,23 +136,12 @@ ORDERS = SourceSpec(
         RawTable(
             name="order_line_items",
             description="The line items of each landed order version.",
-            select_sql="""
-                select
-                    order_id, updated_at as order_updated_at, position,
-                    line.id as line_item_id, line.product_id, line.variant_id, line.sku,
-                    line.title, line.vendor, line.product_type, line.quantity, line.price,
-                    line.total_discount,
-                    _source_file, _partition_date, _batch_id, _loaded_at,
-                from (
-                    select
-                        id as order_id, updated_at,
-                        unnest(generate_series(1, len(line_items))) as position,
-                        unnest(line_items) as line,
-                        _source_file, _partition_date, _batch_id, _loaded_at,
-                    from batch
-                    where len(line_items) > 0
-                )
-            """,
+            select_sql=_line_items_sql(
+                parent="id as order_id, updated_at as order_updated_at",
+                fields="line.id as line_item_id, line.product_id, line.variant_id, line.sku, "
+                "line.title, line.vendor, line.product_type, line.quantity, line.price, "
+                "line.total_discount",
+            ),
         ),
     ),
 )
@@ -183,22 +191,11 @@ CHECKOUTS = SourceSpec(
         RawTable(
             name="checkout_line_items",
             description="The line items of each landed checkout version.",
-            select_sql="""
-                select
-                    checkout_token, checkout_updated_at, position,
-                    line.product_id, line.variant_id, line.sku, line.title, line.vendor,
-                    line.product_type, line.quantity, line.price,
-                    _source_file, _partition_date, _batch_id, _loaded_at,
-                from (
-                    select
-                        token as checkout_token, updated_at as checkout_updated_at,
-                        unnest(generate_series(1, len(line_items))) as position,
-                        unnest(line_items) as line,
-                        _source_file, _partition_date, _batch_id, _loaded_at,
-                    from batch
-                    where len(line_items) > 0
-                )
-            """,
+            select_sql=_line_items_sql(
+                parent="token as checkout_token, updated_at as checkout_updated_at",
+                fields="line.product_id, line.variant_id, line.sku, line.title, line.vendor, "
+                "line.product_type, line.quantity, line.price",
+            ),
         ),
     ),
 )

@@ -1,8 +1,7 @@
 -- One row per SendGrid event (webhooks deliver at least once: the first landing wins), up to
 -- the end of the run date in the shop's time zone.
 with source as (
-    select * from {{ source('raw', 'email_events') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'email_events')) }}
 ),
 
 ranked as (

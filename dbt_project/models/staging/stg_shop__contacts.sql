@@ -1,8 +1,7 @@
 -- One row per contact (lower-cased e-mail): the latest export row landed on or before the
 -- run date, with its consent state.
 with source as (
-    select * from {{ source('raw', 'contacts') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'contacts')) }}
 ),
 
 typed as (

@@ -1,18 +1,12 @@
 -- Line items of each checkout's latest version.
 with source as (
-    select * from {{ source('raw', 'checkout_line_items') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'checkout_line_items')) }}
 ),
 
 ranked as (
     select
         *,
-        dense_rank() over (
-            partition by checkout_token
-            order by {{ parse_utc_timestamp('checkout_updated_at') }} desc nulls last,
-                _partition_date desc,
-                _loaded_at desc
-        ) as version_rank
+        {{ latest_version_rank('checkout_token', 'checkout_updated_at', 'dense_rank') }} as version_rank
     from source
 ),
 

@@ -1,18 +1,12 @@
 -- One row per Shopify checkout: its latest version landed on or before the run date.
 with source as (
-    select * from {{ source('raw', 'checkouts') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'checkouts')) }}
 ),
 
 ranked as (
     select
         *,
-        row_number() over (
-            partition by token
-            order by {{ parse_utc_timestamp('updated_at') }} desc nulls last,
-                _partition_date desc,
-                _loaded_at desc
-        ) as version_rank
+        {{ latest_version_rank('token', 'updated_at') }} as version_rank
     from source
 ),
 

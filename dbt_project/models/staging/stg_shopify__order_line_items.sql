@@ -1,18 +1,12 @@
 -- Line items of each order's latest version (the same version stg_shopify__orders keeps).
 with source as (
-    select * from {{ source('raw', 'order_line_items') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'order_line_items')) }}
 ),
 
 ranked as (
     select
         *,
-        dense_rank() over (
-            partition by order_id
-            order by {{ parse_utc_timestamp('order_updated_at') }} desc nulls last,
-                _partition_date desc,
-                _loaded_at desc
-        ) as version_rank
+        {{ latest_version_rank('order_id', 'order_updated_at', 'dense_rank') }} as version_rank
     from source
 ),
 

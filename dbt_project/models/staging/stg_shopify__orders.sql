@@ -1,7 +1,6 @@
 -- One row per Shopify order: its latest version landed on or before the run date.
 with source as (
-    select * from {{ source('raw', 'orders') }}
-    where _partition_date <= {{ run_date() }}
+    {{ landed_by_run_date(source('raw', 'orders')) }}
 ),
 
 typed as (
@@ -28,12 +27,7 @@ typed as (
         lower(customer_consent_state) as consent_state_at_order,
         _partition_date as landed_date,
         _loaded_at,
-        row_number() over (
-            partition by id
-            order by {{ parse_utc_timestamp('updated_at') }} desc nulls last,
-                _partition_date desc,
-                _loaded_at desc
-        ) as version_rank
+        {{ latest_version_rank('id', 'updated_at') }} as version_rank
     from source
 ),
 
