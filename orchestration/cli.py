@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.ingest import SOURCES
+from orchestration.resources import LandingZone
 from orchestration.sample import SampleParams, generate_sample_shop
 from orchestration.sample.shop import MANIFEST_NAME
 from orchestration.settings import PROJECT_ROOT, Settings
@@ -40,11 +42,8 @@ def landing_days(settings: Settings) -> tuple[dt.date, dt.date] | None:
     if manifest.exists():
         data = json.loads(manifest.read_text())
         return dt.date.fromisoformat(data["first_day"]), dt.date.fromisoformat(data["last_day"])
-    from orchestration.resources import LandingZone
-
     zone = LandingZone(root=str(settings.landing_dir))
-    days = sorted({d for source in ("orders", "checkouts", "email_events", "contacts")
-                   for d in zone.days(source)})  # fmt: skip
+    days = sorted({d for spec in SOURCES for d in zone.days(spec.name)})
     return (days[0], days[-1]) if days else None
 
 
