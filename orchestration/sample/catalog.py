@@ -51,9 +51,6 @@ class Catalog:
     def size(self) -> int:
         return len(self.price)
 
-    def seasonal_categories(self) -> np.ndarray:
-        return np.array([i for i, (_, months, _) in enumerate(CATEGORIES) if months])
-
 
 def build_catalog(rng: np.random.Generator) -> Catalog:
     """Every category gets a few brands, and each brand a product in every tier."""
