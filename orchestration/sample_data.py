@@ -30,7 +30,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     p.add_argument("--prospect-share", type=float, default=defaults.prospect_share)
     p.add_argument("--orders-per-customer", type=float, default=defaults.orders_per_customer)
     p.add_argument("--bad-row-share", type=float, default=defaults.bad_row_share)
-    p.add_argument("--compress", action="store_true", help="write gzipped files")
+    p.add_argument("--compress", action="store_true", help="write zstd-compressed files")
     return p
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import zstandard
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
@@ -203,3 +204,10 @@ def test_a_contact_row_with_extra_fields_names_its_line(con, landing: Path) -> N
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(LandingFileError, match=r"line 3: 12 fields where the header has 11"):
         _load(con, CONTACTS, landing, [DAY_1])
+
+
+def test_a_malformed_zstd_file_names_its_line(con, landing: Path) -> None:
+    path = landing / "orders" / f"day={DAY_2}" / "broken.jsonl.zst"
+    path.write_bytes(zstandard.compress(b'{"id": 1}\n{"id": 2,\n'))
+    with pytest.raises(LandingFileError, match=r"broken.jsonl.zst, line 2: malformed JSON"):
+        _load(con, ORDERS, landing, [DAY_2])

@@ -262,7 +262,7 @@ def test_cli_reports_a_bad_parameter(capsys: pytest.CaptureFixture[str], tmp_pat
 
 
 def test_compressed_shop_has_the_same_lines(tmp_path: Path, small_shop: SampleSummary) -> None:
-    packed = generate_sample_shop(dataclasses.replace(SMALL, compress=True), tmp_path / "gz")
+    packed = generate_sample_shop(dataclasses.replace(SMALL, compress=True), tmp_path / "zst")
     files = [p for p in packed.landing_dir.rglob("*") if p.is_file() and p.name[0] != "_"]
-    assert files and all(p.name.endswith(".gz") for p in files)
+    assert files and all(p.name.endswith(".zst") for p in files)
     assert packed.lines == small_shop.lines

@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+import zstandard
+
 
 class LandingFileError(ValueError):
     """A landing file cannot be loaded; nothing of its partition was written."""
@@ -25,7 +27,11 @@ class LandingFileError(ValueError):
 
 
 def _open_text(path: Path) -> io.BufferedReader:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if path.suffix == ".zst":
+        return io.BufferedReader(zstandard.open(path, "rb"))
+    return path.open("rb")
 
 
 def find_json_problem(path: Path) -> tuple[int, str] | None:

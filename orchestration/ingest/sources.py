@@ -70,8 +70,9 @@ class SourceSpec:
         return tuple(self.columns)
 
 
-JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
-CSV_SUFFIXES = (".csv", ".csv.gz")
+_COMPRESSED = ("", ".gz", ".zst")
+JSON_SUFFIXES = tuple(f"{ext}{c}" for ext in (".jsonl", ".ndjson", ".json") for c in _COMPRESSED)
+CSV_SUFFIXES = tuple(f".csv{c}" for c in _COMPRESSED)
 
 ORDERS = SourceSpec(
     name="orders",

@@ -318,8 +318,8 @@ def _copy(
     )
     overwrite = "overwrite true" if replace else "overwrite_or_ignore true"
     if compress:
-        options += ", compression 'gzip'"
-        fmt += ".gz"
+        options += ", compression 'zstd'"
+        fmt += ".zst"
     con.execute(
         f"""
         copy ({query}) to '{out / source}'

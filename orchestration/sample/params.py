@@ -28,7 +28,7 @@ class SampleParams:
     prospect_share: float = 0.3
     orders_per_customer: float = 10.0
     bad_row_share: float = 0.002
-    compress: bool = False  # gzip the files (benchmark-sized shops are tens of GB otherwise)
+    compress: bool = False  # zstd the files (benchmark-sized shops are tens of GB otherwise)
 
     def __post_init__(self) -> None:
         checks = [
