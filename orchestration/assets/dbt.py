@@ -92,8 +92,8 @@ def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
         today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
         run_date = run_date_for(context.run.tags, today)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        invocation = dbt.cli(dbt_build_args(run_date, shop_timezone), context=context,
-                             raise_on_error=False)  # fmt: skip
+        args = dbt_build_args(run_date, shop_timezone)
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
         events = list(invocation.stream())
         with warehouse.connect(read_only=True) as con:
