@@ -34,6 +34,10 @@ def _open_text(path: Path) -> io.BufferedReader:
     return path.open("rb")
 
 
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+
+
 def find_json_problem(path: Path) -> tuple[int, str] | None:
     """The first line of a JSON-lines file that is not UTF-8 or not a JSON object."""
     with _open_text(path) as fh:
@@ -41,7 +45,7 @@ def find_json_problem(path: Path) -> tuple[int, str] | None:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return number, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                return number, _not_utf8(raw, exc)
             if not text.strip():
                 continue
             try:
@@ -53,23 +57,32 @@ def find_json_problem(path: Path) -> tuple[int, str] | None:
     return None
 
 
+def find_missing_csv_columns(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
+    """A required column missing from the header; reads the first line only."""
+    with _open_text(path) as fh:
+        first = fh.readline().decode("utf-8", errors="replace")
+    header = next(csv.reader([first]), [])
+    missing = [c for c in required if c not in header]
+    if first and missing:
+        return 1, f"missing column(s) {', '.join(missing)} in the header"
+    return None
+
+
 def find_csv_problem(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
     """A missing header column, or the first line that is not UTF-8 or has a wrong field count."""
+    problem = find_missing_csv_columns(path, required)
+    if problem:
+        return problem
     with _open_text(path) as fh:
-        lines = []
+        width = None
         for number, raw in enumerate(fh, start=1):
             try:
-                lines.append(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return number, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-    if not lines:
-        return None
-    reader = csv.reader(lines)
-    header = next(reader)
-    missing = [c for c in required if c not in header]
-    if missing:
-        return 1, f"missing column(s) {', '.join(missing)} in the header"
-    for number, row in enumerate(reader, start=2):
-        if row and len(row) != len(header):
-            return number, f"{len(row)} fields where the header has {len(header)}"
+                return number, _not_utf8(raw, exc)
+            row = next(csv.reader([text]), [])
+            if width is None:
+                width = len(row)
+            elif row and len(row) != width:
+                return number, f"{len(row)} fields where the header has {width}"
     return None

@@ -7,6 +7,7 @@ transaction: loading a day twice gives the same rows, and a bad file changes not
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,12 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.errors import LandingFileError, find_csv_problem, find_json_problem
+from orchestration.ingest.errors import (
+    LandingFileError,
+    find_csv_problem,
+    find_json_problem,
+    find_missing_csv_columns,
+)
 from orchestration.ingest.sources import SourceSpec
 
 RAW_SCHEMA = "raw"
@@ -80,8 +86,9 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _check_csv_headers(spec: SourceSpec, files: dict[Path, dt.date], root: Path) -> None:
+    """Refuse a CSV without a required column before reading it (DuckDB would read NULLs)."""
     for path, day in files.items():
-        problem = find_csv_problem(path, spec.required_columns)
+        problem = find_missing_csv_columns(path, spec.required_columns)
         if problem:
             raise LandingFileError(_relative(path, root), problem[0], problem[1], day.isoformat())
 
@@ -130,14 +137,14 @@ def load_days(
     every_file = [p for d in days for p in files_by_day[d]]
     files = {p: d for d in days for p in files_by_day[d] if p.stat().st_size > 0}
     ensure_raw_tables(con, spec)
-    result = LoadResult(
+    arrived = LoadResult(
         source=spec.name,
         days=days,
         files=[_relative(p, landing_root) for p in every_file],
         empty_files=len(every_file) - len(files),
     )
     if not files:
-        return result
+        return arrived
     if spec.file_format == "csv":
         _check_csv_headers(spec, files, landing_root)
     con.execute("create or replace temp table batch_files (path varchar, day date)")
@@ -203,14 +210,11 @@ def load_days(
     finally:
         for temp in ("batch_read", "batch", "batch_files"):
             con.execute(f"drop table if exists {temp}")
-    return LoadResult(
-        source=spec.name,
-        days=days,
+    return dataclasses.replace(
+        arrived,
         days_with_files=loaded_days,
-        files=result.files,
         rows_read=rows_read,
         duplicates_dropped=rows_read - kept,
         rows_written=written,
-        empty_files=result.empty_files,
         seconds=round(time.perf_counter() - started, 3),
     )
