@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 
 from orchestration.ingest import SOURCES
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleParams, generate_sample_shop
 from orchestration.sample.shop import MANIFEST_NAME
 from orchestration.settings import PROJECT_ROOT, Settings
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def prepare_dagster_home() -> Path:

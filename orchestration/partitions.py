@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 from dagster import DailyPartitionsDefinition
 
 from orchestration.settings import Settings
@@ -12,3 +15,19 @@ def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
     return DailyPartitionsDefinition(
         start_date=settings.partitions_start.isoformat(), timezone=settings.timezone
     )
+
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+
+
+def run_partition_range(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a run covers, from its tags; None for an unpartitioned run."""
+    if tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
+        start, end = tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+    elif tags.get(PARTITION_TAG):
+        start = end = tags[PARTITION_TAG]
+    else:
+        return None
+    return dt.date.fromisoformat(start), dt.date.fromisoformat(end)

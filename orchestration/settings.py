@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from orchestration.quality.thresholds import QualityThresholds
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,6 +30,7 @@ class Settings:
     timezone: str
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
+    quality: QualityThresholds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,4 +67,45 @@ class Settings:
             timezone=timezone,
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,
+            quality=_quality_thresholds(env),
         )
+
+
+# Environment variable -> (threshold field, type, what a valid value looks like).
+_QUALITY_VARIABLES = {
+    "LIFECYCLE_QUARANTINE_TOLERANCE": ("quarantine_tolerance", float, "a share such as 0.01"),
+    "LIFECYCLE_QUARANTINE_MIN_ROWS": ("quarantine_min_rows", int, "a whole number of rows"),
+    "LIFECYCLE_CLOCK_SKEW_MINUTES": ("clock_skew_minutes", int, "a whole number of minutes"),
+    "LIFECYCLE_EARLIEST_DATE": ("earliest_timestamp", dt.date.fromisoformat, "YYYY-MM-DD"),
+    "LIFECYCLE_VOLUME_WINDOW_DAYS": ("volume_window_days", int, "a whole number of days"),
+    "LIFECYCLE_VOLUME_MAX_RATIO": ("volume_max_ratio", float, "a number such as 3"),
+    "LIFECYCLE_VOLUME_MIN_RATIO": ("volume_min_ratio", float, "a number such as 0.1"),
+    "LIFECYCLE_VOLUME_MIN_ROWS": ("volume_min_rows", int, "a whole number of rows"),
+    "LIFECYCLE_FRESHNESS_HOURS": ("freshness_hours", float, "a number of hours"),
+    "LIFECYCLE_VALIDATION_CHUNK_ROWS": ("validation_chunk_rows", int, "a whole number of rows"),
+}
+
+
+def _quality_thresholds(env: Mapping[str, str]) -> QualityThresholds:
+    values: dict[str, object] = {}
+    for name, (field, convert, expected) in _QUALITY_VARIABLES.items():
+        raw = env.get(name)
+        if not raw:
+            continue
+        try:
+            value = convert(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r} is not valid; expected {expected}") from exc
+        if isinstance(value, int | float) and value < 0:
+            raise SettingsError(f"{name}={raw!r} must not be negative")
+        values[field] = value.isoformat() if isinstance(value, dt.date) else value
+    currencies = env.get("LIFECYCLE_SHOP_CURRENCIES")
+    if currencies:
+        codes = [c.strip().upper() for c in currencies.split(",") if c.strip()]
+        if not codes or not all(len(c) == 3 and c.isalpha() for c in codes):
+            raise SettingsError(
+                f"LIFECYCLE_SHOP_CURRENCIES={currencies!r} is not a list of ISO 4217 codes; "
+                "use e.g. 'USD' or 'USD,EUR'"
+            )
+        values["currencies"] = codes
+    return QualityThresholds(**values)

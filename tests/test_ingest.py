@@ -14,6 +14,7 @@ import zstandard
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
+from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleSummary
 from tests.conftest import SMALL
@@ -39,9 +40,8 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 def _load(con, spec, root: Path, days: list[dt.date], batch: str = "b1"):
     zone = LandingZone(root=str(root))
-    return load_days(
-        con, spec, {d: zone.files(spec.name, d, spec.suffixes) for d in days}, root, batch
-    )
+    files = {d: zone.files(spec.name, d, spec.suffixes) for d in days}
+    return load_days(con, spec, files, root, batch, QualityThresholds())
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:

@@ -15,6 +15,7 @@ import pytest
 
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.ingest import SOURCES, load_days
+from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleSummary
 from tests.conftest import SMALL
@@ -57,7 +58,7 @@ def raw_warehouse(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSu
     with duckdb.connect(str(path)) as con:
         for spec in SOURCES:
             files = {d: zone.files(spec.name, d, spec.suffixes) for d in days}
-            load_days(con, spec, files, small_shop.landing_dir, "portability")
+            load_days(con, spec, files, small_shop.landing_dir, "portability", QualityThresholds())
     return path
 
 

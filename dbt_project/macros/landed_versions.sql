@@ -4,8 +4,25 @@
     first, then the latest landing day, then the latest load.
 -#}
 
-{% macro landed_by_run_date(relation) -%}
-    select * from {{ relation }} where _partition_date <= {{ run_date() }}
+{#-
+    Partitions whose latest quality gate failed (`quality.held_partitions`, written by the
+    Dagster checks) are held out until a re-run passes, so a bad day never reaches a model in
+    a later run either. `gate` names the gated source (line items follow their order or
+    checkout). Without that view (a warehouse the pipeline did not load), nothing is held.
+-#}
+{% macro landed_by_run_date(relation, gate) -%}
+    {%- set held = none -%}
+    {%- if execute and var('apply_quality_holds') -%}
+        {%- set held = adapter.get_relation(
+            database=target.database, schema='quality', identifier='held_partitions') -%}
+    {%- endif %}
+    select * from {{ relation }}
+    where _partition_date <= {{ run_date() }}
+    {%- if held is not none %}
+        and _partition_date not in (
+            select partition_date from {{ held }} where table_name = '{{ gate }}'
+        )
+    {%- endif %}
 {%- endmacro %}
 
 {% macro latest_version_rank(key, updated_at, rank_function='row_number') -%}

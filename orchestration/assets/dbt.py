@@ -12,11 +12,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import dbt_project
+from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.dbt import WarehouseDbtCliResource
 
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-PARTITION_TAG = "dagster/partition"
 # Per mart, a breakdown worth plotting over time in the Dagster UI: (label column, metric).
 MART_BREAKDOWNS = {
     "customer_rfm": ("rfm_segment", "count(*)"),
@@ -51,8 +50,8 @@ class LifecycleDbtTranslator(DagsterDbtTranslator):
 
 def run_date_for(tags: Mapping[str, str], today: dt.date) -> dt.date:
     """The day to compute as of: the run's last partition, else today in the shop's zone."""
-    key = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
-    return dt.date.fromisoformat(key) if key else today
+    covered = run_partition_range(tags)
+    return covered[1] if covered else today
 
 
 def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:

@@ -24,6 +24,8 @@ from orchestration.ingest import (
     SourceSpec,
     load_days,
 )
+from orchestration.quality.quarantine import QUARANTINE_SCHEMA
+from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
 
 # Every step that writes the warehouse file runs in this pool (limit 1): DuckDB has one writer.
@@ -58,11 +60,17 @@ def _metadata(result: LoadResult, table: str, total_rows: int, schema: TableSche
         "empty_files": result.empty_files,
         "rows_read": result.rows_read,
         "duplicates_dropped": result.duplicates_dropped,
+        "rows_quarantined": result.rows_quarantined,
+        "quarantined_by_rule": _rule_summary(result) or "(none)",
         "load_seconds": result.seconds,
         "last_files": MetadataValue.md(
             "\n".join(f"- `{f}`" for f in result.files[-5:]) or "(none)"
         ),
     }
+
+
+def _rule_summary(result: LoadResult) -> str:
+    return ", ".join(f"{rule}: {n}" for rule, n in result.quarantined_by_rule.items())
 
 
 def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
@@ -84,11 +92,21 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def _ingest(context: AssetExecutionContext, warehouse: DuckDBWarehouse, landing: LandingZone):
+    def _ingest(
+        context: AssetExecutionContext,
+        warehouse: DuckDBWarehouse,
+        landing: LandingZone,
+        quality: QualityThresholds,
+    ):
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         files = {day: landing.files(spec.name, day, spec.suffixes) for day in days}
         with warehouse.connect() as con:
-            result = load_days(con, spec, files, Path(landing.root), context.run.run_id)
+            result = load_days(con, spec, files, Path(landing.root), context.run.run_id, quality)
+            if result.rows_quarantined:
+                context.log.warning(
+                    f"{spec.name}: {result.rows_quarantined} rows quarantined "
+                    f"({_rule_summary(result)}) in {QUARANTINE_SCHEMA}.{spec.name}"
+                )
             if len(result.days_with_files) < len(days):
                 context.log.info(
                     f"{spec.name}: {len(days) - len(result.days_with_files)} of {len(days)} "

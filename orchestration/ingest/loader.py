@@ -1,8 +1,9 @@
 """Loads one day of one source from the landing folder into its raw tables, idempotently.
 
-A load reads every file of the day with DuckDB's native readers, keeps one row per natural
-key (the latest version within the day), and replaces the day's rows in each raw table in one
-transaction: loading a day twice gives the same rows, and a bad file changes nothing.
+A load reads every file of the day with DuckDB's native readers, moves rows that break a row
+rule to quarantine, keeps one row per natural key (the latest version within the day), and
+replaces the day's rows in each raw table in one transaction: loading a day twice gives the
+same rows, and a file that cannot be read changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from orchestration.ingest.errors import (
     find_missing_csv_columns,
 )
 from orchestration.ingest.sources import SourceSpec
+from orchestration.quality.quarantine import ensure_quality_tables, flag_batch, quarantine_batch
+from orchestration.quality.thresholds import QualityThresholds
 
 RAW_SCHEMA = "raw"
 
@@ -36,6 +39,8 @@ class LoadResult:
     files: list[str] = field(default_factory=list)
     rows_read: int = 0
     duplicates_dropped: int = 0
+    rows_quarantined: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
     seconds: float = 0.0
@@ -125,6 +130,7 @@ def load_days(
     files_by_day: dict[dt.date, list[Path]],
     landing_root: Path,
     batch_id: str,
+    thresholds: QualityThresholds,
 ) -> LoadResult:
     """Replace the rows of every day that has files with what those files hold.
 
@@ -137,6 +143,7 @@ def load_days(
     every_file = [p for d in days for p in files_by_day[d]]
     files = {p: d for d in days for p in files_by_day[d] if p.stat().st_size > 0}
     ensure_raw_tables(con, spec)
+    ensure_quality_tables(con, spec.name)
     arrived = LoadResult(
         source=spec.name,
         days=days,
@@ -169,26 +176,35 @@ def load_days(
     except duckdb.Error as exc:
         raise _explain_failure(spec, files, landing_root, exc) from exc
 
+    flag_batch(con, spec, thresholds)
     con.execute(
         f"""
         create or replace temp table batch as
-        select * exclude (_rank, _row),
+        select * exclude (_rank, _row, _key, _rule),
             '{batch_id}' as _batch_id,
             current_timestamp as _loaded_at,
         from (
             select *,
                 row_number() over (
-                    partition by _partition_date, {spec.key}
+                    partition by _partition_date, _key
                     order by {spec.latest} desc nulls last, _source_file desc, _row desc
                 ) as _rank,
-            from batch_read
+            from batch_checked
+            where _rule is null
         )
-        -- Rows without a key are kept: the quality gate decides about them.
-        where _rank = 1 or {spec.key} is null
+        where _rank = 1
         """
     )
-    rows_read = con.execute("select count(*) from batch_read").fetchall()[0][0]
+    rows_read, quarantined = con.execute(
+        "select count(*), count(_rule) from batch_checked"
+    ).fetchall()[0]
     kept = con.execute("select count(*) from batch").fetchall()[0][0]
+    by_rule = dict(
+        con.execute(
+            "select _rule, count(*) from batch_checked where _rule is not null "
+            "group by 1 order by 2 desc, 1"
+        ).fetchall()
+    )
     loaded_days = sorted(set(files.values()))
     written: dict[str, int] = {}
     con.execute("begin transaction")
@@ -203,18 +219,21 @@ def load_days(
                 f"select count(*) from {target} "
                 "where _partition_date in (select day from batch_files)"
             ).fetchall()[0][0]
+        quarantine_batch(con, spec, thresholds, batch_id)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
-        for temp in ("batch_read", "batch", "batch_files"):
+        for temp in ("batch_read", "batch_checked", "batch", "batch_files"):
             con.execute(f"drop table if exists {temp}")
     return dataclasses.replace(
         arrived,
         days_with_files=loaded_days,
         rows_read=rows_read,
-        duplicates_dropped=rows_read - kept,
+        duplicates_dropped=rows_read - quarantined - kept,
+        rows_quarantined=quarantined,
+        quarantined_by_rule=by_rule,
         rows_written=written,
         seconds=round(time.perf_counter() - started, 3),
     )

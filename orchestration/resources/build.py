@@ -16,6 +16,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
         ),
         "landing": LandingZone(root=str(settings.landing_dir)),
+        "quality": settings.quality,
         "dbt": WarehouseDbtCliResource(
             project_dir=dbt_project,
             dbt_executable=DBT_EXECUTABLE,

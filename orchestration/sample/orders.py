@@ -125,14 +125,16 @@ def build_checkouts(
     """
     anchors = rng.integers(0, orders.size, size=round(ABANDONED_PER_ORDER * orders.size))
     buyer_t = orders.t[anchors] - rng.integers(1_800, 30 * DAY, size=len(anchors))
-    keep = buyer_t >= 0
+    # Hesitations before the first day stand in for those before orders after the last day,
+    # which are never drawn: without them checkouts would thin out over the final month.
+    buyer_t = np.where(buyer_t < 0, buyer_t + horizon, buyer_t)
     prospects = np.arange(people.customers, people.size)
     prospects = prospects[rng.random(len(prospects)) < PROSPECT_ABANDON_SHARE]
     prospect_t = signup_t[prospects] + (
         rng.random(len(prospects)) * (horizon - signup_t[prospects])
     ).astype(np.int64)
-    contact = np.concatenate([orders.buyer[anchors][keep], prospects])
-    t = np.concatenate([buyer_t[keep], prospect_t])
+    contact = np.concatenate([orders.buyer[anchors], prospects])
+    t = np.concatenate([buyer_t, prospect_t])
 
     # The next order of the same contact after the checkout, found in (contact, time) order.
     stride = np.int64(horizon + 1)

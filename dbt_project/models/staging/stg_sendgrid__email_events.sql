@@ -1,7 +1,7 @@
 -- One row per SendGrid event (webhooks deliver at least once: the first landing wins), up to
 -- the end of the run date in the shop's time zone.
 with source as (
-    {{ landed_by_run_date(source('raw', 'email_events')) }}
+    {{ landed_by_run_date(source('raw', 'email_events'), 'email_events') }}
 ),
 
 ranked as (

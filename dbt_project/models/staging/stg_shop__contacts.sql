@@ -1,7 +1,7 @@
 -- One row per contact (lower-cased e-mail): the latest export row landed on or before the
 -- run date, with its consent state.
 with source as (
-    {{ landed_by_run_date(source('raw', 'contacts')) }}
+    {{ landed_by_run_date(source('raw', 'contacts'), 'contacts') }}
 ),
 
 typed as (

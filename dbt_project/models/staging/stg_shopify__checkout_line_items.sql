@@ -1,6 +1,6 @@
 -- Line items of each checkout's latest version.
 with source as (
-    {{ landed_by_run_date(source('raw', 'checkout_line_items')) }}
+    {{ landed_by_run_date(source('raw', 'checkout_line_items'), 'checkouts') }}
 ),
 
 ranked as (

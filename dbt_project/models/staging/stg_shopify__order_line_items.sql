@@ -1,6 +1,6 @@
 -- Line items of each order's latest version (the same version stg_shopify__orders keeps).
 with source as (
-    {{ landed_by_run_date(source('raw', 'order_line_items')) }}
+    {{ landed_by_run_date(source('raw', 'order_line_items'), 'orders') }}
 ),
 
 ranked as (

@@ -1,6 +1,6 @@
 -- One row per Shopify order: its latest version landed on or before the run date.
 with source as (
-    {{ landed_by_run_date(source('raw', 'orders')) }}
+    {{ landed_by_run_date(source('raw', 'orders'), 'orders') }}
 ),
 
 typed as (

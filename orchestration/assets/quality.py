@@ -1,0 +1,107 @@
+"""The quality gate of each raw table as a blocking Dagster asset check.
+
+dagster-ge does not support Great Expectations 1.x, so the checks are written directly: each
+validates the run's partitions (`orchestration.quality.gate`) and fails with ERROR severity
+when a blocking rule broke, so Dagster skips everything downstream in the same run. The
+metadata lists each failure with its observed value and masked sample rows.
+"""
+
+import datetime as dt
+import json
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+
+from orchestration.assets.ingest import WAREHOUSE_POOL, raw_asset_key
+from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
+from orchestration.partitions import run_partition_range
+from orchestration.quality.gate import GateReport, run_gate
+from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
+from orchestration.quality.thresholds import QualityThresholds
+from orchestration.resources import DuckDBWarehouse
+
+GATE_CHECK_NAME = "quality_gate"
+MAX_LISTED_FAILURES = 20
+
+
+def _failures_markdown(report: GateReport) -> str:
+    lines = ["| severity | rule | what | observed | sample rows |", "|---|---|---|---|---|"]
+    for failure in report.failures[:MAX_LISTED_FAILURES]:
+        samples = "<br>".join(json.dumps(s, default=str) for s in failure.samples)
+        cells = [failure.severity, failure.rule, failure.message, str(failure.observed), samples]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if len(report.failures) > MAX_LISTED_FAILURES:
+        lines.append(f"\n... and {len(report.failures) - MAX_LISTED_FAILURES} more")
+    return "\n".join(lines)
+
+
+def _result(report: GateReport) -> AssetCheckResult:
+    span = f"{report.start}" if report.start == report.end else f"{report.start}..{report.end}"
+    metadata = {
+        "partitions": span,
+        "rows_validated": report.rows_validated,
+        "expectations_evaluated": report.expectations_evaluated,
+        "quarantined_rows": report.quarantined_rows,
+        "max_quarantine_share": round(report.max_quarantine_share, 4),
+        "failed_rules": len(report.failures),
+        "validation_seconds": report.seconds,
+    }
+    if report.failures:
+        metadata["failures"] = MetadataValue.md(_failures_markdown(report))
+        description = " ".join(f.message for f in report.failures[:3])
+    else:
+        description = f"raw.{report.table} {span}: every rule passed."
+    return AssetCheckResult(
+        passed=not report.failures,
+        severity=AssetCheckSeverity.WARN
+        if report.failures and not report.blocking
+        else AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
+    )
+
+
+def build_gate_check(spec: SourceSpec) -> AssetChecksDefinition:
+    """The gate of a source's main raw table (line items follow their parent's gate)."""
+    table = spec.tables[0].name
+
+    @asset_check(
+        asset=raw_asset_key(table),
+        name=GATE_CHECK_NAME,
+        blocking=True,
+        pool=WAREHOUSE_POOL,
+        description=f"expectations/raw_{table}.json, quarantine share, volume and freshness "
+        "of the run's partitions; a failure blocks everything downstream.",
+    )
+    def _gate(
+        context: AssetCheckExecutionContext,
+        warehouse: DuckDBWarehouse,
+        quality: QualityThresholds,
+    ) -> AssetCheckResult:
+        with warehouse.connect() as con:
+            ensure_raw_tables(con, spec)
+            ensure_quality_tables(con, spec.name)
+            span = run_partition_range(context.run.tags)
+            if span is None:  # launched without a partition: the newest landed day
+                newest = con.execute(
+                    f"select max(partition_date) from {PARTITION_LOADS} where source = ?",
+                    [spec.name],
+                ).fetchall()[0][0]
+                newest = newest or dt.date.today()
+                span = (newest, newest)
+            report = run_gate(con, table, span[0], span[1], quality, context.run.run_id)
+        for failure in report.failures:
+            context.log.warning(f"raw.{table} [{failure.rule}] {failure.message}")
+        return _result(report)
+
+    return _gate
+
+
+def build_gate_checks() -> list[AssetChecksDefinition]:
+    return [build_gate_check(spec) for spec in SOURCES]

@@ -1,0 +1,1 @@
+"""Quality gates: row rules and quarantine at load, suites validated as blocking checks."""

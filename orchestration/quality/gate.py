@@ -1,0 +1,402 @@
+"""The quality gate of one raw table over the partitions of a run.
+
+Three kinds of rule, all over the new partitions only:
+- the table's Great Expectations suite (columns, keys, value sets, formats), on DataFrames of
+  at most `validation_chunk_rows` rows, each chunk whole days;
+- per partition, in DuckDB: the quarantined share (from the loads' record), the row count
+  against the trailing partitions, the column types against the suite's contract;
+- the freshness of the newest record at the end of the run's last day.
+Each failure says what, where and how much, with a few masked sample rows. The outcome per
+partition is recorded in `quality.gate_results`; `quality.held_partitions` lists partitions
+whose latest gate failed, and dbt's staging models leave those out until a re-run passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from orchestration.ingest.loader import RAW_SCHEMA
+from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS, QUARANTINE_SCHEMA
+from orchestration.quality.suites import load_suite_file, suite_path, validate
+from orchestration.quality.thresholds import QualityThresholds
+
+SAMPLE_ROWS = 3
+# The newest record's time per gated table; contacts change only when people do: no freshness.
+FRESHNESS_SQL = {
+    "orders": "try_cast(created_at as timestamptz)",
+    "checkouts": "try_cast(created_at as timestamptz)",
+    "email_events": "to_timestamp(timestamp)",
+}
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+@dataclass(frozen=True)
+class Failure:
+    rule: str
+    message: str
+    partitions: tuple[dt.date, ...]
+    observed: Any = None
+    samples: tuple[dict[str, Any], ...] = ()
+    severity: str = "error"
+
+
+@dataclass
+class GateReport:
+    table: str
+    start: dt.date
+    end: dt.date
+    failures: list[Failure] = field(default_factory=list)
+    rows_validated: int = 0
+    expectations_evaluated: int = 0
+    quarantined_rows: int = 0
+    max_quarantine_share: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def blocking(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "error"]
+
+
+def mask(value: Any) -> Any:
+    """Hide the person in an address (`j***@example.com`); other values pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    if "@" in value:
+        local, _, domain = value.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    return value
+
+
+def mask_row(row: dict[str, Any]) -> dict[str, Any]:
+    masked = {}
+    for key, value in row.items():
+        if "email" in key and isinstance(value, str) and "@" not in value:
+            value = f"{value[:1]}*** (malformed)" if value else value
+        masked[key] = mask(value) if isinstance(value, str) else _plain(value)
+    return masked
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar (pandas and numpy values become Python ones)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
+        return value.date().isoformat()  # a DATE column, as pandas holds it
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value != value:  # NaN / NaT
+        return None
+    return value
+
+
+def run_gate(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    start: dt.date,
+    end: dt.date,
+    thresholds: QualityThresholds,
+    run_id: str,
+) -> GateReport:
+    started = time.perf_counter()
+    report = GateReport(table=table, start=start, end=end)
+    suite = load_suite_file(suite_path(table))
+    counts = _partition_counts(con, table, start, end, thresholds.volume_window_days)
+    _check_column_types(con, table, suite, report)
+    _check_quarantine(con, table, start, end, thresholds, report)
+    _check_volume(counts, start, thresholds, report)
+    _check_freshness(con, table, end, thresholds, report)
+    _check_suite(con, table, suite, counts, start, end, thresholds, report)
+    report.seconds = round(time.perf_counter() - started, 3)
+    _record(con, report, run_id)
+    return report
+
+
+def _partition_counts(
+    con: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date, window: int
+) -> list[tuple[dt.date, int, bool]]:
+    """(day, rows, has full trailing history) from `window` days before `start` to `end`."""
+    first = start - dt.timedelta(days=window)
+    rows = con.execute(
+        f"""
+        with days as (
+            select unnest(generate_series(?::date, ?::date, interval 1 day))::date as day
+        ),
+        counts as (
+            select _partition_date as day, count(*) as n
+            from {RAW_SCHEMA}.{table}
+            where _partition_date between ? and ?
+            group by 1
+        ),
+        history as (select min(_partition_date) as first_day from {RAW_SCHEMA}.{table})
+        select d.day, coalesce(c.n, 0), d.day - ? >= h.first_day
+        from days d left join counts c using (day) cross join history h
+        order by d.day
+        """,
+        [first, end, first, end, window],
+    ).fetchall()
+    return [(d, n, bool(full)) for d, n, full in rows]
+
+
+def _check_column_types(
+    con: duckdb.DuckDBPyConnection, table: str, suite: dict, report: GateReport
+) -> None:
+    expected = suite.get("meta", {}).get("column_types", {})
+    actual = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [RAW_SCHEMA, table],
+        ).fetchall()
+    )
+    wrong = {c: (t, actual.get(c)) for c, t in expected.items() if actual.get(c, t) != t}
+    if wrong:
+        detail = ", ".join(f"{c} is {a}, expected {t}" for c, (t, a) in wrong.items())
+        report.failures.append(
+            Failure(
+                "column_types",
+                f"{RAW_SCHEMA}.{table} column types differ from the suite's contract: {detail}",
+                (),
+                observed=detail,
+            )
+        )
+
+
+def _check_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    start: dt.date,
+    end: dt.date,
+    t: QualityThresholds,
+    report: GateReport,
+) -> None:
+    loads = con.execute(
+        f"""
+        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar
+        from (
+            select *, row_number() over (
+                partition by partition_date order by loaded_at desc
+            ) as recency
+            from {PARTITION_LOADS}
+            where source = ? and partition_date between ? and ?
+        )
+        where recency = 1
+        order by partition_date
+        """,
+        [table, start, end],
+    ).fetchall()
+    for day, read, quarantined, by_rule in loads:
+        share = quarantined / read if read else 0.0
+        report.quarantined_rows += quarantined
+        report.max_quarantine_share = max(report.max_quarantine_share, share)
+        if share <= t.quarantine_tolerance or quarantined < t.quarantine_min_rows:
+            continue
+        rules = ", ".join(f"{r} {n}" for r, n in json.loads(by_rule).items())
+        report.failures.append(
+            Failure(
+                "quarantine_share",
+                f"{day}: {quarantined} of {read} rows ({share:.1%}) quarantined ({rules}); "
+                f"the tolerance is {t.quarantine_tolerance:.1%}. The good rows are loaded but "
+                f"held from the models: fix the landing file and re-run the day, or raise "
+                "LIFECYCLE_QUARANTINE_TOLERANCE.",
+                (day,),
+                observed=round(share, 4),
+                samples=_quarantine_samples(con, table, day),
+            )
+        )
+
+
+def _quarantine_samples(
+    con: duckdb.DuckDBPyConnection, table: str, day: dt.date
+) -> tuple[dict[str, Any], ...]:
+    rows = con.execute(
+        f"""
+        select rule, _source_file, record_key, record ->> 'email'
+        from {QUARANTINE_SCHEMA}.{table}
+        where _partition_date = ? and released_at is null
+        order by quarantined_at desc
+        limit {SAMPLE_ROWS}
+        """,
+        [day],
+    ).fetchall()
+    return tuple(
+        mask_row({"rule": r, "source_file": f, "key": k, "email": e}) for r, f, k, e in rows
+    )
+
+
+def _check_volume(
+    counts: list[tuple[dt.date, int, bool]],
+    start: dt.date,
+    t: QualityThresholds,
+    report: GateReport,
+) -> None:
+    window = t.volume_window_days
+    for i, (day, n, full_history) in enumerate(counts):
+        if day < start or not full_history or window == 0:
+            continue
+        trailing = sorted(c for _, c, _ in counts[i - window : i])
+        median = trailing[len(trailing) // 2]
+        busiest = trailing[-1]
+        if median < t.volume_min_rows:
+            continue
+        if n > t.volume_max_ratio * busiest:
+            message = (
+                f"{day}: {n} rows, more than {t.volume_max_ratio:g} x the busiest of the "
+                f"{window} days before ({busiest}); a duplicated or runaway export? "
+                "Check the day's files, then re-run it (LIFECYCLE_VOLUME_MAX_RATIO)."
+            )
+        elif n < t.volume_min_ratio * median:
+            message = (
+                f"{day}: {n} rows, less than {t.volume_min_ratio:g} x the median of the "
+                f"{window} days before ({median}); an empty or cut-off export? Land the "
+                "complete files, then re-run the day (LIFECYCLE_VOLUME_MIN_RATIO)."
+            )
+        else:
+            continue
+        report.failures.append(Failure("volume", message, (day,), observed=n))
+
+
+def _check_freshness(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    end: dt.date,
+    t: QualityThresholds,
+    report: GateReport,
+) -> None:
+    expression = FRESHNESS_SQL.get(table)
+    if expression is None:
+        return
+    lookback = end - dt.timedelta(days=int(t.freshness_hours // 24) + 2)
+    day_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+    limit = day_end - dt.timedelta(hours=t.freshness_hours)
+    newest = con.execute(
+        f"select max({expression}) from {RAW_SCHEMA}.{table} where _partition_date between ? and ?",
+        [lookback, end],
+    ).fetchall()[0][0]
+    if newest is None or newest < limit:
+        seen = newest.isoformat() if newest else "none in the partitions before"
+        report.failures.append(
+            Failure(
+                "freshness",
+                f"{end}: the newest {table} record is {seen}, older than "
+                f"{t.freshness_hours:g} hours at the end of the day; is the export stalled? "
+                "(LIFECYCLE_FRESHNESS_HOURS)",
+                (end,),
+                observed=seen,
+            )
+        )
+
+
+def _suite_parameters(t: QualityThresholds) -> dict[str, Any]:
+    earliest = dt.datetime.combine(t.earliest_date, dt.time(), dt.UTC)
+    latest = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=t.clock_skew_minutes)
+    return {
+        "shop_currencies": list(t.currencies),
+        "earliest_epoch": int(earliest.timestamp()),
+        "latest_epoch": int(latest.timestamp()),
+    }
+
+
+def _chunks(
+    counts: list[tuple[dt.date, int, bool]], start: dt.date, limit: int
+) -> list[tuple[dt.date, dt.date, int]]:
+    """Consecutive whole days of at most `limit` rows (a bigger day stands alone)."""
+    chunks: list[tuple[dt.date, dt.date, int]] = []
+    for day, n, _ in counts:
+        if day < start or n == 0:
+            continue
+        if chunks and chunks[-1][2] + n <= limit:
+            first, _, rows = chunks[-1]
+            chunks[-1] = (first, day, rows + n)
+        else:
+            chunks.append((day, day, n))
+    return chunks
+
+
+def _check_suite(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: dict,
+    counts: list[tuple[dt.date, int, bool]],
+    start: dt.date,
+    end: dt.date,
+    t: QualityThresholds,
+    report: GateReport,
+) -> None:
+    parameters = _suite_parameters(t)
+    notes = {
+        e["type"] + str(e["kwargs"].get("column")): e.get("meta", {}).get("notes", "")
+        for e in suite["expectations"]
+    }
+    for first, last, _ in _chunks(counts, start, t.validation_chunk_rows):
+        frame = con.execute(
+            f"select * from {RAW_SCHEMA}.{table} where _partition_date between ? and ? "
+            "order by _partition_date",
+            [first, last],
+        ).df()
+        outcomes = validate(suite_path(table), frame, parameters)
+        report.rows_validated += len(frame)
+        report.expectations_evaluated += len(outcomes)
+        for outcome in outcomes:
+            if outcome.success:
+                continue
+            sample = frame.iloc[outcome.sample_index[:SAMPLE_ROWS]]
+            where = f"{first}" if first == last else f"{first}..{last}"
+            column = f" on {outcome.column}" if outcome.column else ""
+            what = outcome.error or (
+                f"{outcome.unexpected_count} of {outcome.element_count} rows"
+                if outcome.unexpected_count
+                else f"observed {outcome.observed}"
+            )
+            note = notes.get(outcome.expectation + str(outcome.column), "")
+            report.failures.append(
+                Failure(
+                    outcome.expectation,
+                    f"{where}: {outcome.expectation}{column} failed: {what}. {note}".strip(),
+                    # The samples show a few bad rows, not all: every day of the chunk fails.
+                    _days(first, last),
+                    observed=_observed(outcome.observed),
+                    samples=tuple(
+                        mask_row(_sample_columns(row, outcome.column))
+                        for row in sample.to_dict("records")
+                    ),
+                )
+            )
+
+
+def _observed(value: Any) -> Any:
+    if isinstance(value, list):
+        return [mask(_plain(v)) if not isinstance(v, dict) else mask_row(v) for v in value[:5]]
+    return mask(_plain(value))
+
+
+def _sample_columns(row: dict[str, Any], column: str | None) -> dict[str, Any]:
+    """The columns that identify a bad row and show what is wrong with it."""
+    keep = ["_partition_date", "_source_file", "id", "token", "sg_event_id", "email", column]
+    return {k: row[k] for k in keep if k and k in row}
+
+
+def _days(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
+    return tuple(first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+
+
+def _record(con: duckdb.DuckDBPyConnection, report: GateReport, run_id: str) -> None:
+    days = _days(report.start, report.end)
+    # A failure without a partition (a table-wide contract) fails every day of the run.
+    failed: dict[dt.date, list[str]] = {}
+    for failure in report.blocking:
+        for day in failure.partitions or days:
+            failed.setdefault(day, []).append(failure.message)
+    con.executemany(
+        f"insert into {GATE_RESULTS} values (?, ?, ?, current_timestamp, ?, ?)",
+        [
+            (report.table, day, run_id, day not in failed, json.dumps(failed.get(day, [])))
+            for day in days
+        ],
+    )

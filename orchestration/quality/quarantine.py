@@ -1,0 +1,185 @@
+"""Quarantine: bad rows kept whole, with the rule they broke, instead of being loaded.
+
+Each source has `quarantine.<source>`: the row as landed (JSON), its partition, source file,
+rule and reason, the batch that found it. Re-landing a day releases that day's open rows (they
+stay, marked with the batch that replaced them), so a fixed file loads normally and the
+history of what was wrong is kept. `quality.partition_loads` records, per load of a day, how
+many rows were read, loaded and quarantined: the quality gate's quarantine share reads it.
+`quality.gate_results` holds each gate's verdict per partition; `quality.held_partitions`
+(the latest verdict, where it failed) is what dbt's staging models leave out.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration.ingest.sources import SourceSpec
+from orchestration.quality.rules import CONFLICTING_DUPLICATE, reasons, row_rules, rule_case_sql
+from orchestration.quality.thresholds import QualityThresholds
+
+QUARANTINE_SCHEMA = "quarantine"
+QUALITY_SCHEMA = "quality"
+PARTITION_LOADS = f"{QUALITY_SCHEMA}.partition_loads"
+GATE_RESULTS = f"{QUALITY_SCHEMA}.gate_results"
+HELD_PARTITIONS = f"{QUALITY_SCHEMA}.held_partitions"
+
+
+def ensure_quality_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    con.execute(f"create schema if not exists {QUARANTINE_SCHEMA}")
+    con.execute(f"create schema if not exists {QUALITY_SCHEMA}")
+    con.execute(
+        f"""
+        create table if not exists {QUARANTINE_SCHEMA}.{source} (
+            _partition_date date not null,
+            _source_file varchar,
+            rule varchar not null,
+            reason varchar not null,
+            record_key varchar,
+            record json not null,
+            _batch_id varchar not null,
+            quarantined_at timestamptz not null,
+            released_at timestamptz,
+            released_by_batch varchar
+        )
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {PARTITION_LOADS} (
+            source varchar not null,
+            partition_date date not null,
+            _batch_id varchar not null,
+            loaded_at timestamptz not null,
+            rows_read bigint not null,
+            rows_loaded bigint not null,
+            rows_quarantined bigint not null,
+            quarantined_by_rule json
+        )
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {GATE_RESULTS} (
+            table_name varchar not null,
+            partition_date date not null,
+            run_id varchar not null,
+            checked_at timestamptz not null,
+            passed boolean not null,
+            failures json
+        )
+        """
+    )
+    con.execute(
+        f"""
+        create view if not exists {HELD_PARTITIONS} as
+        select table_name, partition_date, run_id, checked_at, failures
+        from (
+            select *, row_number() over (
+                partition by table_name, partition_date order by checked_at desc
+            ) as recency
+            from {GATE_RESULTS}
+        )
+        where recency = 1 and not passed
+        """
+    )
+
+
+def flag_batch(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, thresholds: QualityThresholds
+) -> None:
+    """`batch_read` -> `batch_checked` with `_rule` (NULL for a good row) and `_key`.
+
+    Besides the source's row rules, copies of one key and version within a day whose contents
+    differ are all flagged: which one is true cannot be known, and loading either would hide
+    the conflict.
+    """
+    content = ", ".join(f'"{c}"' for c in spec.columns)
+    con.execute(
+        f"""
+        create or replace temp table batch_checked as
+        with versions as (
+            select *,
+                {spec.key} as _key,
+                {spec.latest} as _version,
+                hash({content}) as _content,
+            from batch_read
+        ),
+        newest as (
+            select *,
+                max(_version) over (partition by _partition_date, _key) as _newest,
+                min(_content) over (partition by _partition_date, _key, _version) <>
+                    max(_content) over (partition by _partition_date, _key, _version)
+                    as _differs,
+            from versions
+        )
+        select * exclude (_version, _content, _newest, _differs),
+            coalesce(
+                {rule_case_sql(row_rules(spec.name, thresholds))},
+                case when _key is not null and _version is not distinct from _newest
+                    and _differs then '{CONFLICTING_DUPLICATE}' end
+            ) as _rule,
+        from newest
+        """
+    )
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def quarantine_batch(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, thresholds: QualityThresholds, batch_id: str
+) -> None:
+    """Release the open rows of the re-landed days, then quarantine this batch's bad rows.
+
+    Runs inside the load's transaction, after `batch` (the good rows) is built.
+    """
+    table = f"{QUARANTINE_SCHEMA}.{spec.name}"
+    con.execute(
+        f"""
+        update {table} set released_at = current_timestamp, released_by_batch = ?
+        where released_at is null and _partition_date in (select day from batch_files)
+        """,
+        [batch_id],
+    )
+    record = ", ".join(f'"{c}" := b."{c}"' for c in spec.columns)
+    values = ", ".join(
+        f"('{rule}', '{_quote(reason)}')" for rule, reason in reasons(spec.name, thresholds).items()
+    )
+    con.execute(
+        f"""
+        insert into {table}
+        select
+            b._partition_date, b._source_file, b._rule, r.reason, cast(b._key as varchar),
+            to_json(struct_pack({record})), ?, current_timestamp, null, null,
+        from batch_checked b
+        join (values {values}) r(rule, reason) on r.rule = b._rule
+        order by b._row
+        """,
+        [batch_id],
+    )
+    con.execute(
+        f"""
+        insert into {PARTITION_LOADS}
+        with checked as (
+            select _partition_date as day, count(*) as n, count(_rule) as q
+            from batch_checked group by 1
+        ),
+        kept as (select _partition_date as day, count(*) as n from batch group by 1),
+        by_rule as (
+            select day, json_group_object(_rule, n) as rules
+            from (
+                select _partition_date as day, _rule, count(*) as n
+                from batch_checked where _rule is not null group by 1, 2
+            )
+            group by 1
+        )
+        select ?, f.day, ?, current_timestamp, coalesce(c.n, 0), coalesce(k.n, 0),
+            coalesce(c.q, 0), coalesce(r.rules, '{{}}'::json),
+        from (select distinct day from batch_files) f
+        left join checked c using (day)
+        left join kept k using (day)
+        left join by_rule r using (day)
+        """,
+        [spec.name, batch_id],
+    )
