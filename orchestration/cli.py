@@ -19,7 +19,7 @@ from pathlib import Path
 from orchestration.ingest import SOURCES
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources import LandingZone
-from orchestration.sample import SampleParams, generate_sample_shop
+from orchestration.sample import SampleParams, SampleParamsError, generate_sample_shop
 from orchestration.sample.shop import MANIFEST_NAME
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -86,6 +86,15 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
     for key, n in sorted(partitions.items()):
         runs = f"{n} partitions" if n > 1 else ""
         print(f"  {key:<40} {runs:>15} {rows[key]:>16}")
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        check = event.asset_check_evaluation_data
+        if not check.passed:
+            print(
+                f"  check {check.asset_key.to_user_string()} {check.check_name} failed "
+                f"({check.severity.value}): {check.description}"
+            )
     status = "succeeded" if result.success else "FAILED"
     print(f"daily_refresh {start}..{end} {status} (run {result.run_id})")
     return result.success
@@ -94,9 +103,18 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
 def _demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prepare_dagster_home()
-    days = None if args.fresh else landing_days(settings)
+    days = None if args.fresh or args.bad_day else landing_days(settings)
     if days is None:
-        params = SampleParams(customers=args.customers, days=args.days, timezone=settings.timezone)
+        try:
+            params = SampleParams(
+                customers=args.customers,
+                days=args.days,
+                timezone=settings.timezone,
+                bad_day=args.bad_day,
+            )
+        except SampleParamsError as exc:
+            print(f"lifecycle demo: {exc}", file=sys.stderr)
+            return 2
         print(f"generating the sample shop ({params.customers:,} customers) ...")
         summary = generate_sample_shop(params, settings.landing_dir)
         days = (summary.first_day, summary.last_day)
@@ -132,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--customers", type=int, default=SampleParams().customers)
     demo.add_argument("--days", type=int, default=SampleParams().days)
     demo.add_argument("--fresh", action="store_true", help="regenerate the sample shop first")
+    demo.add_argument(
+        "--bad-day",
+        type=dt.date.fromisoformat,
+        help="regenerate the shop with this day's exports broken: its quality gate fails",
+    )
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="run the daily refresh over a range of days")
     run.add_argument("--start", type=dt.date.fromisoformat, required=True)

@@ -31,6 +31,11 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     p.add_argument("--orders-per-customer", type=float, default=defaults.orders_per_customer)
     p.add_argument("--bad-row-share", type=float, default=defaults.bad_row_share)
     p.add_argument("--compress", action="store_true", help="write zstd-compressed files")
+    p.add_argument(
+        "--bad-day",
+        type=dt.date.fromisoformat,
+        help="a day whose exports are broken (30%% malformed rows): its quality gate fails",
+    )
     return p
 
 
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             orders_per_customer=args.orders_per_customer,
             bad_row_share=args.bad_row_share,
             compress=args.compress,
+            bad_day=args.bad_day,
         )
     except SampleParamsError as exc:
         print(f"lifecycle-sample-data: {exc}", file=sys.stderr)

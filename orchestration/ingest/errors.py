@@ -57,13 +57,18 @@ def find_json_problem(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def find_missing_csv_columns(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
-    """A required column missing from the header; reads the first line only."""
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file; reads the first line only."""
     with _open_text(path) as fh:
         first = fh.readline().decode("utf-8", errors="replace")
-    header = next(csv.reader([first]), [])
+    return next(csv.reader([first]), [])
+
+
+def find_missing_csv_columns(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
+    """A required column missing from the header; reads the first line only."""
+    header = csv_header(path)
     missing = [c for c in required if c not in header]
-    if first and missing:
+    if header and missing:
         return 1, f"missing column(s) {', '.join(missing)} in the header"
     return None
 

@@ -18,6 +18,7 @@ import duckdb
 
 from orchestration.ingest.errors import (
     LandingFileError,
+    csv_header,
     find_csv_problem,
     find_json_problem,
     find_missing_csv_columns,
@@ -41,6 +42,7 @@ class LoadResult:
     duplicates_dropped: int = 0
     rows_quarantined: int = 0
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    unexpected_columns: list[str] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
     seconds: float = 0.0
@@ -90,12 +92,20 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _check_csv_headers(spec: SourceSpec, files: dict[Path, dt.date], root: Path) -> None:
-    """Refuse a CSV without a required column before reading it (DuckDB would read NULLs)."""
+def _check_csv_headers(
+    spec: SourceSpec, files: dict[Path, dt.date], root: Path
+) -> dict[Path, list[str]]:
+    """Refuse a CSV without a required column before reading it (DuckDB would read NULLs);
+    return the columns each file has beyond the source's, which are not loaded."""
+    unexpected = {}
     for path, day in files.items():
         problem = find_missing_csv_columns(path, spec.required_columns)
         if problem:
             raise LandingFileError(_relative(path, root), problem[0], problem[1], day.isoformat())
+        extra = [c for c in csv_header(path) if c not in spec.columns]
+        if extra:
+            unexpected[path] = extra
+    return unexpected
 
 
 def _typed_empty_batch(spec: SourceSpec) -> str:
@@ -152,11 +162,23 @@ def load_days(
     )
     if not files:
         return arrived
-    if spec.file_format == "csv":
-        _check_csv_headers(spec, files, landing_root)
-    con.execute("create or replace temp table batch_files (path varchar, day date)")
+    unexpected = _check_csv_headers(spec, files, landing_root) if spec.file_format == "csv" else {}
+    con.execute(
+        "create or replace temp table batch_files "
+        "(path varchar, day date, unexpected_columns varchar)"
+    )
     con.executemany(
-        "insert into batch_files values (?, ?)", [(str(p.resolve()), d) for p, d in files.items()]
+        "insert into batch_files values (?, ?, ?)",
+        [
+            (
+                str(p.resolve()),
+                d,
+                f"{_relative(p, landing_root)}: {', '.join(unexpected[p])}"
+                if p in unexpected
+                else None,
+            )
+            for p, d in files.items()
+        ],
     )
     root_prefix = str(landing_root.resolve()).rstrip("/") + "/"
     select_columns = ", ".join(f'r."{c}"' for c in spec.columns)
@@ -234,6 +256,9 @@ def load_days(
         duplicates_dropped=rows_read - quarantined - kept,
         rows_quarantined=quarantined,
         quarantined_by_rule=by_rule,
+        unexpected_columns=[
+            f"{_relative(p, landing_root)}: {', '.join(c)}" for p, c in unexpected.items()
+        ],
         rows_written=written,
         seconds=round(time.perf_counter() - started, 3),
     )

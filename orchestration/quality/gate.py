@@ -178,7 +178,8 @@ def _check_quarantine(
 ) -> None:
     loads = con.execute(
         f"""
-        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar
+        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar,
+            unexpected_columns
         from (
             select *, row_number() over (
                 partition by partition_date order by loaded_at desc
@@ -191,7 +192,19 @@ def _check_quarantine(
         """,
         [table, start, end],
     ).fetchall()
-    for day, read, quarantined, by_rule in loads:
+    for day, read, quarantined, by_rule, unexpected in loads:
+        if unexpected:
+            report.failures.append(
+                Failure(
+                    "unexpected_columns",
+                    f"{day}: column(s) the source does not define, not loaded: {unexpected}. "
+                    "If they matter, add them to the source's spec; if a column was renamed, "
+                    "fix the export.",
+                    (day,),
+                    observed=unexpected,
+                    severity="warning",
+                )
+            )
         share = quarantined / read if read else 0.0
         report.quarantined_rows += quarantined
         report.max_quarantine_share = max(report.max_quarantine_share, share)

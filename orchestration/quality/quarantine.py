@@ -53,7 +53,8 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
             rows_read bigint not null,
             rows_loaded bigint not null,
             rows_quarantined bigint not null,
-            quarantined_by_rule json
+            quarantined_by_rule json,
+            unexpected_columns varchar
         )
         """
     )
@@ -97,28 +98,34 @@ def flag_batch(
     con.execute(
         f"""
         create or replace temp table batch_checked as
-        with versions as (
+        with ruled as (
             select *,
                 {spec.key} as _key,
                 {spec.latest} as _version,
                 hash({content}) as _content,
+                {rule_case_sql(row_rules(spec.name, thresholds))} as _broken,
             from batch_read
         ),
+        -- Only good rows can conflict: a corrupt copy is quarantined for what broke it.
         newest as (
             select *,
-                max(_version) over (partition by _partition_date, _key) as _newest,
-                min(_content) over (partition by _partition_date, _key, _version) <>
-                    max(_content) over (partition by _partition_date, _key, _version)
-                    as _differs,
-            from versions
+                max(_version) over same_key as _newest,
+                min(_content) over same_version <> max(_content) over same_version as _differs,
+            from ruled
+            where _broken is null
+            window
+                same_key as (partition by _partition_date, _key),
+                same_version as (partition by _partition_date, _key, _version)
         )
-        select * exclude (_version, _content, _newest, _differs),
+        select r.* exclude (_version, _content, _broken),
             coalesce(
-                {rule_case_sql(row_rules(spec.name, thresholds))},
-                case when _key is not null and _version is not distinct from _newest
-                    and _differs then '{CONFLICTING_DUPLICATE}' end
+                r._broken,
+                case when r._key is not null and n._differs
+                    and r._version is not distinct from n._newest
+                    then '{CONFLICTING_DUPLICATE}' end
             ) as _rule,
-        from newest
+        from ruled r
+        left join newest n using (_row)
         """
     )
 
@@ -175,8 +182,11 @@ def quarantine_batch(
             group by 1
         )
         select ?, f.day, ?, current_timestamp, coalesce(c.n, 0), coalesce(k.n, 0),
-            coalesce(c.q, 0), coalesce(r.rules, '{{}}'::json),
-        from (select distinct day from batch_files) f
+            coalesce(c.q, 0), coalesce(r.rules, '{{}}'::json), f.unexpected_columns,
+        from (
+            select day, string_agg(unexpected_columns, '; ' order by path) as unexpected_columns
+            from batch_files group by 1
+        ) f
         left join checked c using (day)
         left join kept k using (day)
         left join by_rule r using (day)

@@ -82,6 +82,7 @@ def _money_rules(amounts: tuple[str, ...], t: QualityThresholds) -> list[RowRule
     negative = " or ".join(f"try_cast({a} as decimal(18, 2)) < 0" for a in amounts)
     currencies = _sql_strings(t.currencies)
     return [
+        RowRule("missing_amount", f"{amounts[0]} is null", f"no {amounts[0]}"),
         RowRule("invalid_amount", unreadable, "an amount is not a decimal number"),
         RowRule("negative_amount", negative, "an amount is negative"),
         RowRule(

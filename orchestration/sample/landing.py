@@ -27,6 +27,7 @@ from orchestration.sample.people import (
 )
 
 ROWS_PER_CHUNK = 1_000_000
+BAD_DAY_SHARE = 0.3  # malformed share of orders, checkouts and events on the bad day
 SOURCES = ("orders", "checkouts", "email_events", "contacts")
 CUSTOMER_ID_BASE = 6_000_000_000
 ORDER_ID_BASE = 5_000_000_000
@@ -178,7 +179,7 @@ def _load_reference(
 def _load_orders(
     con: duckdb.DuckDBPyConnection, params: SampleParams, orders: Orders, rng: np.random.Generator
 ) -> None:
-    corrupt = _corruption(rng, orders.size, params.bad_row_share, (1, 2, 3))
+    corrupt = _corruption(rng, params, orders.t, (1, 2, 3))
     _register(
         con,
         "orders_raw",
@@ -221,7 +222,7 @@ def _load_checkouts(
             "contact": checkouts.contact,
             "t": checkouts.t,
             "completed_t": checkouts.completed_t,
-            "corrupt": _corruption(rng, checkouts.size, params.bad_row_share, (1, 2, 3)),
+            "corrupt": _corruption(rng, params, checkouts.t, (1, 2, 3)),
         },
     )
     _register(
@@ -279,16 +280,25 @@ def _load_events(
             "hard": events.hard,
             "machine": events.machine,
             "link": events.link,
-            "corrupt": _corruption(rng, events.size, params.bad_row_share, (1, 2, 4)),
+            "corrupt": _corruption(rng, params, events.arrival_t, (1, 2, 4)),
         },
     )
 
 
 def _corruption(
-    rng: np.random.Generator, n: int, share: float, codes: tuple[int, ...]
+    rng: np.random.Generator,
+    params: SampleParams,
+    landing_t: np.ndarray,
+    codes: tuple[int, ...],
 ) -> np.ndarray:
     """Mark a small share of rows as malformed: 1 no e-mail, 2 malformed e-mail,
-    3 negative amount, 4 unknown event type. 0 means the row is fine."""
+    3 negative amount, 4 unknown event type. 0 means the row is fine. On the bad day (if
+    any) a much larger share is malformed, as when an export breaks."""
+    n = len(landing_t)
+    share = np.full(n, params.bad_row_share)
+    if params.bad_day is not None:
+        bad_index = (params.bad_day - params.start_date).days
+        share[landing_t // 86_400 == bad_index] = BAD_DAY_SHARE
     bad = rng.random(n) < share
     return np.where(bad, rng.choice(codes, size=n), 0).astype(np.int8)
 
@@ -578,7 +588,7 @@ def _write_contacts(
             "unsub_lag": rng.integers(60, 7_200, size=n_people),
         },
     )
-    n_junk = round(params.bad_row_share * 10 * n_people)
+    n_junk = round(params.bad_row_share * n_people)
     _register(
         con, "junk", {"seq": np.arange(n_junk), "t": rng.integers(0, params.seconds, size=n_junk)}
     )

@@ -29,6 +29,7 @@ class SampleParams:
     orders_per_customer: float = 10.0
     bad_row_share: float = 0.002
     compress: bool = False  # zstd the files (benchmark-sized shops are tens of GB otherwise)
+    bad_day: dt.date | None = None  # a day whose exports are broken, for the quality gates
 
     def __post_init__(self) -> None:
         checks = [
@@ -39,6 +40,13 @@ class SampleParams:
             (0 <= self.bad_row_share <= 0.5, "bad_row_share must be between 0 and 0.5"),
             (len(self.currency) == 3 and self.currency.isupper(), "currency: ISO 4217, e.g. USD"),
         ]
+        if self.bad_day is not None:
+            checks.append(
+                (
+                    self.start_date <= self.bad_day <= self.end_date,
+                    f"bad_day must lie between {self.start_date} and {self.end_date}",
+                )
+            )
         for ok, message in checks:
             if not ok:
                 raise SampleParamsError(f"invalid sample-shop parameter: {message}")

@@ -35,12 +35,13 @@ class SampleSummary:
     def to_json(self, params: SampleParams) -> str:
         return json.dumps(
             {
-                "params": {**asdict(params), "start_date": params.start_date.isoformat()},
+                "params": asdict(params),
                 "first_day": self.first_day.isoformat(),
                 "last_day": self.last_day.isoformat(),
                 "lines": self.lines,
             },
             indent=2,
+            default=str,  # dates
         )
 
 

@@ -1,0 +1,365 @@
+"""The bad-input catalogue: each kind of bad landing file, run through the real pipeline.
+
+A warehouse is built once from 20 good days of the small shop. Each case damages one landing
+file of the next day, runs `daily_refresh` for that day, and asserts the outcome (rows
+quarantined, the gate failing with its message, or the file refused), that nothing
+downstream was built from the bad data, that earlier data is unchanged, and that re-running
+the day once the file is fixed succeeds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from orchestration.sample import SampleSummary
+from tests.conftest import SMALL
+
+GOOD_START = SMALL.start_date
+GOOD_END = GOOD_START + dt.timedelta(days=19)
+BAD_DAY = GOOD_END + dt.timedelta(days=1)
+NEXT_DAY = BAD_DAY + dt.timedelta(days=1)
+
+
+def _range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+    }
+
+
+def _reload_definitions():
+    import orchestration.definitions as module
+
+    return importlib.reload(module)
+
+
+@pytest.fixture(scope="module")
+def good_state(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSummary) -> Path:
+    """A warehouse after a successful run over the first 20 days of the small shop."""
+    data = tmp_path_factory.mktemp("good") / "data"
+    shutil.copytree(small_shop.landing_dir, data / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        _point_settings_at(mp, data)
+        definitions = _reload_definitions()
+        job = definitions.defs.resolve_job_def("daily_refresh")
+        with DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(
+                instance=instance, tags=_range_tags(GOOD_START, GOOD_END)
+            )
+        assert result.success
+    return data
+
+
+def _point_settings_at(mp: pytest.MonkeyPatch, data: Path) -> None:
+    mp.setenv("LIFECYCLE_DATA_DIR", str(data))
+    for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_TIMEZONE"):
+        mp.delenv(name, raising=False)
+    mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+
+
+@dataclass
+class Pipeline:
+    """A private copy of the good state, and runs of the real job against it."""
+
+    data: Path
+    definitions: object
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    def day_file(self, source: str, day: dt.date = BAD_DAY) -> Path:
+        files = sorted((self.data / "landing" / source / f"day={day}").iterdir())
+        assert files, f"the small shop has no {source} file on {day}"
+        return files[0]
+
+    def run(self, day: dt.date):
+        job = self.definitions.defs.resolve_job_def("daily_refresh")
+        with DagsterInstance.ephemeral() as instance:
+            return job.execute_in_process(
+                instance=instance, partition_key=day.isoformat(), raise_on_error=False
+            )
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Everything that must not change when a bad day is refused."""
+        tables = ["raw.orders", "raw.email_events", "raw.checkouts", "raw.contacts"]
+        state = {
+            t: self.query(
+                f"select * exclude (_loaded_at) from {t} where _partition_date <= ? order by all",
+                [GOOD_END],
+            )
+            for t in tables
+        }
+        for mart in ("marts.customer_rfm", "marts.customer_lifecycle", "marts.suppressions"):
+            state[mart] = self.query(f"select * from {mart} order by all")
+        return state
+
+
+@pytest.fixture
+def pipeline(good_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    data = tmp_path / "data"
+    shutil.copytree(good_state, data)
+    _point_settings_at(monkeypatch, data)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    return Pipeline(data=data, definitions=_reload_definitions())
+
+
+# --- damaging a landing file --------------------------------------------------------------
+
+
+def _json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write_lines(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _edit_first(path: Path, change: Callable[[dict], None]) -> str:
+    """Change the first row of a JSON-lines file; returns its key for later lookups."""
+    rows = _json_lines(path)
+    change(rows[0])
+    _write_lines(path, rows)
+    return str(rows[0].get("id") or rows[0].get("sg_event_id"))
+
+
+def duplicate_order_with_another_amount(p: Pipeline) -> str:
+    path = p.day_file("orders")
+    rows = _json_lines(path)
+    twin = {**rows[0], "total_price": "999.99"}
+    _write_lines(path, [*rows, twin])
+    return str(rows[0]["id"])
+
+
+def negative_total(p: Pipeline) -> str:
+    return _edit_first(p.day_file("orders"), lambda r: r.update(total_price="-12.50"))
+
+
+def null_email(p: Pipeline) -> str:
+    return _edit_first(p.day_file("email_events"), lambda r: r.update(email=None))
+
+
+def malformed_email(p: Pipeline) -> str:
+    return _edit_first(p.day_file("email_events"), lambda r: r.update(email="jane.doe at mail"))
+
+
+def future_timestamp(p: Pipeline) -> str:
+    return _edit_first(p.day_file("email_events"), lambda r: r.update(timestamp=4_102_444_800))
+
+
+def unknown_event_type(p: Pipeline) -> str:
+    return _edit_first(p.day_file("email_events"), lambda r: r.update(event="opened"))
+
+
+def unknown_currency(p: Pipeline) -> str:
+    return _edit_first(p.day_file("orders"), lambda r: r.update(currency="XAU"))
+
+
+def missing_csv_column(p: Pipeline) -> None:
+    path = p.day_file("contacts")
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, c in enumerate(header) if c != "email"]
+    path.write_text("".join(",".join(line.split(",")[i] for i in keep) + "\n" for line in lines))
+
+
+def missing_json_field(p: Pipeline) -> None:
+    path = p.day_file("orders")
+    rows = _json_lines(path)
+    for row in rows:
+        del row["total_price"]
+    _write_lines(path, rows)
+
+
+def extra_csv_column(p: Pipeline) -> None:
+    path = p.day_file("contacts")
+    lines = path.read_text().splitlines()
+    extended = [lines[0] + ",phone"] + [line + ",555-0100" for line in lines[1:]]
+    path.write_text("\n".join(extended) + "\n")
+
+
+def empty_file(p: Pipeline) -> None:
+    p.day_file("orders").write_text("")
+
+
+def truncated_json_line(p: Pipeline) -> None:
+    path = p.day_file("email_events")
+    text = path.read_text()
+    path.write_text(text[: len(text) - 40])
+
+
+def non_utf8_bytes(p: Pipeline) -> None:
+    path = p.day_file("orders")
+    path.write_bytes(path.read_bytes().replace(b'"paid"', b'"pa\xffid"', 1))
+
+
+def ten_times_the_volume(p: Pipeline) -> None:
+    path = p.day_file("orders")
+    rows = _json_lines(path)
+    copies = [{**r, "id": r["id"] + 10**9 * k} for k in range(1, 10) for r in rows]
+    _write_lines(path, rows + copies)
+
+
+def a_third_of_rows_malformed(p: Pipeline) -> None:
+    path = p.day_file("orders")
+    rows = _json_lines(path)
+    for row in rows[::3]:
+        row["email"] = row["customer"]["email"] = "nobody-at-all"
+    _write_lines(path, rows)
+
+
+# --- the catalogue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    source: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class GateFails:
+    table: str
+    message: str  # regex over the failed check's description
+
+
+@dataclass(frozen=True)
+class Refused:
+    table: str
+    message: str  # regex over the ingest step's error
+
+
+@dataclass(frozen=True)
+class Warned:
+    table: str
+    message: str
+
+
+CATALOGUE = {
+    "duplicate order id, other amount": (
+        duplicate_order_with_another_amount,
+        Quarantined("orders", "conflicting_duplicate"),
+    ),
+    "negative total": (negative_total, Quarantined("orders", "negative_amount")),
+    "null email": (null_email, Quarantined("email_events", "missing_email")),
+    "malformed email": (malformed_email, Quarantined("email_events", "malformed_email")),
+    "future timestamp": (future_timestamp, Quarantined("email_events", "future_timestamp")),
+    "unknown event type": (unknown_event_type, Quarantined("email_events", "unknown_event_type")),
+    "unknown currency": (unknown_currency, Quarantined("orders", "unknown_currency")),
+    "missing CSV column": (missing_csv_column, Refused("contacts", r"missing column\(s\) email")),
+    "missing JSON field": (
+        missing_json_field,
+        GateFails("orders", r"rows \(100\.0%\) quarantined \(missing_amount"),
+    ),
+    "unexpected extra column": (extra_csv_column, Warned("contacts", r"not loaded: .*phone")),
+    "empty file": (empty_file, GateFails("orders", r"0 rows, less than 0\.1 x the median")),
+    "truncated JSON line": (truncated_json_line, Refused("email_events", r"malformed JSON")),
+    "non-UTF-8 bytes": (non_utf8_bytes, Refused("orders", r"not UTF-8 \(byte 0xff")),
+    "10x the usual volume": (
+        ten_times_the_volume,
+        GateFails("orders", r"more than 3 x the busiest of the 14 days before"),
+    ),
+    "a third of rows malformed": (
+        a_third_of_rows_malformed,
+        GateFails("orders", r"quarantined \(malformed_email \d+\); the tolerance is 1\.0%"),
+    ),
+}
+
+
+def _checks(result) -> dict[str, object]:
+    return {
+        e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def _built(result) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+@pytest.mark.parametrize("kind", list(CATALOGUE))
+def test_bad_input(kind: str, pipeline: Pipeline) -> None:
+    damage, outcome = CATALOGUE[kind]
+    original = {p: p.read_bytes() for p in (pipeline.data / "landing").rglob(f"day={BAD_DAY}/*")}
+    before = pipeline.snapshot()
+    key = damage(pipeline)
+
+    result = pipeline.run(BAD_DAY)
+    checks = _checks(result)
+    if isinstance(outcome, Quarantined | Warned):
+        assert result.success, kind
+        assert "marts/customer_rfm" in _built(result)
+    if isinstance(outcome, Quarantined):
+        assert all(c.passed for c in checks.values())
+        rules = pipeline.query(
+            f"select rule, reason, _source_file, record from quarantine.{outcome.source} "
+            "where _partition_date = ? and record_key = ? and released_at is null",
+            [BAD_DAY, key],
+        )
+        assert {r[0] for r in rules} == {outcome.rule}
+        assert all(r[1] and r[2].startswith(f"{outcome.source}/day={BAD_DAY}/") for r in rules)
+        key_column = "id" if outcome.source == "orders" else "sg_event_id"
+        leaked = pipeline.query(
+            f"select count(*) from raw.{outcome.source} "
+            f"where {key_column}::varchar = ? and _partition_date = ?",
+            [key, BAD_DAY],
+        )
+        assert leaked == [(0,)]
+    elif isinstance(outcome, Warned):
+        check = checks[outcome.table]
+        assert not check.passed and check.severity.value == "WARN"
+        assert check.metadata["failed_rules"].value == 1
+        assert re.search(outcome.message, check.description), check.description
+    else:
+        assert not result.success, kind
+        assert not {k for k in _built(result) if not k.startswith("raw/")}, "built downstream"
+        if isinstance(outcome, GateFails):
+            check = checks[outcome.table]
+            assert not check.passed and check.severity.value == "ERROR"
+            assert re.search(outcome.message, check.description), check.description
+            assert "failures" in check.metadata
+            held = pipeline.query(
+                "select partition_date from quality.held_partitions where table_name = ?",
+                [outcome.table],
+            )
+            assert held == [(BAD_DAY,)]
+        else:
+            failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+            error = failure.step_failure_data.error
+            text = str(error.message) + str(error.cause.message if error.cause else "")
+            assert re.search(outcome.message, text), text
+            assert f"day={BAD_DAY}" in text
+            assert outcome.table not in checks, "a refused file is not validated"
+        after = pipeline.snapshot()
+        assert after == before, "earlier data changed"
+
+    for path, content in original.items():
+        path.write_bytes(content)
+    fixed = pipeline.run(BAD_DAY)
+    assert fixed.success, kind
+    assert all(c.passed for c in _checks(fixed).values())
+    assert "marts/customer_rfm" in _built(fixed)
+    assert pipeline.query("select count(*) from quality.held_partitions") == [(0,)]
+    if isinstance(outcome, Quarantined):  # the fixed file released the quarantined rows
+        still_open = pipeline.query(
+            f"select count(*) from quarantine.{outcome.source} "
+            "where record_key = ? and released_at is null",
+            [key],
+        )
+        assert still_open == [(0,)]
