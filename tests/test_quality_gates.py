@@ -29,6 +29,8 @@ GOOD_START = SMALL.start_date
 GOOD_END = GOOD_START + dt.timedelta(days=19)
 BAD_DAY = GOOD_END + dt.timedelta(days=1)
 NEXT_DAY = BAD_DAY + dt.timedelta(days=1)
+# An address with more of its local part than the one letter masking keeps.
+FULL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{2,}@")
 
 
 def _range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
@@ -215,6 +217,10 @@ def ten_times_the_volume(p: Pipeline) -> None:
     _write_lines(path, rows + copies)
 
 
+def unknown_financial_status(p: Pipeline) -> str:
+    return _edit_first(p.day_file("orders"), lambda r: r.update(financial_status="mystery"))
+
+
 def a_third_of_rows_malformed(p: Pipeline) -> None:
     path = p.day_file("orders")
     rows = _json_lines(path)
@@ -273,6 +279,13 @@ CATALOGUE = {
     "10x the usual volume": (
         ten_times_the_volume,
         GateFails("orders", r"more than 3 x the busiest of the 14 days before"),
+    ),
+    "unknown financial status": (
+        unknown_financial_status,
+        GateFails(
+            "orders",
+            r"expect_column_values_to_be_in_set on financial_status failed: 1 of \d+ rows",
+        ),
     ),
     "a third of rows malformed": (
         a_third_of_rows_malformed,
@@ -333,7 +346,9 @@ def test_bad_input(kind: str, pipeline: Pipeline) -> None:
             check = checks[outcome.table]
             assert not check.passed and check.severity.value == "ERROR"
             assert re.search(outcome.message, check.description), check.description
-            assert "failures" in check.metadata
+            failures = check.metadata["failures"].value
+            assert BAD_DAY.isoformat() in failures
+            assert not FULL_ADDRESS.search(failures), "an e-mail address in the metadata"
             held = pipeline.query(
                 "select partition_date from quality.held_partitions where table_name = ?",
                 [outcome.table],
@@ -363,3 +378,26 @@ def test_bad_input(kind: str, pipeline: Pipeline) -> None:
             [key],
         )
         assert still_open == [(0,)]
+
+
+def test_a_failed_day_is_held_from_later_runs_until_it_passes(pipeline: Pipeline) -> None:
+    original = pipeline.day_file("orders").read_bytes()
+    a_third_of_rows_malformed(pipeline)
+    assert not pipeline.run(BAD_DAY).success
+    first_landed_that_day = (
+        "select count(*) from staging.stg_shopify__orders where order_id in ("
+        "  select id from raw.orders group by id having min(_partition_date) = ?)"
+    )
+    # The next day passes its gate and is built, but the failed day's rows stay out.
+    later = pipeline.run(NEXT_DAY)
+    assert later.success
+    assert "marts/customer_rfm" in _built(later)
+    assert pipeline.query(first_landed_that_day, [BAD_DAY]) == [(0,)]
+    assert (
+        pipeline.query("select count(*) from raw.orders where _partition_date = ?", [BAD_DAY])[0][0]
+        > 0
+    ), "the good rows of the failed day are kept in raw"
+    pipeline.day_file("orders").write_bytes(original)
+    assert pipeline.run(BAD_DAY).success
+    assert pipeline.run(NEXT_DAY).success
+    assert pipeline.query(first_landed_that_day, [BAD_DAY])[0][0] > 0

@@ -1,0 +1,153 @@
+"""Row rules, the column contract and the gate's settings, on real DuckDB loads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.ingest import load_days
+from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
+from orchestration.quality.gate import _chunks, mask, mask_row, run_gate
+from orchestration.quality.thresholds import QualityThresholds
+from orchestration.sample import SampleSummary
+from orchestration.settings import Settings, SettingsError
+
+DAY = dt.date(2024, 3, 5)
+
+
+def _a_good_order(small_shop: SampleSummary) -> dict:
+    path = next((small_shop.landing_dir / "orders" / f"day={DAY}").iterdir())
+    return json.loads(path.read_text().splitlines()[0])
+
+
+def _load(tmp_path: Path, spec, rows: list[dict], thresholds=None):
+    folder = tmp_path / "landing" / spec.name / f"day={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    result = load_days(
+        con,
+        spec,
+        {DAY: [folder / "part.jsonl"]},
+        tmp_path / "landing",
+        "batch-1",
+        thresholds or QualityThresholds(),
+    )
+    return con, result
+
+
+def test_each_order_rule_names_the_row_it_quarantines(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    good = _a_good_order(small_shop)
+    cases = {
+        "missing_key": {"id": None},
+        "missing_email": {"email": " ", "customer": {**good["customer"], "email": None}},
+        "invalid_timestamp": {"created_at": "yesterday"},
+        "implausibly_old_timestamp": {"created_at": "1999-12-31T23:00:00+00:00"},
+        "future_timestamp": {"created_at": "2999-01-01T00:00:00+00:00"},
+        "invalid_amount": {"subtotal_price": "12,50"},
+        "missing_amount": {"total_price": None},
+    }
+    rows = [good] + [
+        {**good, "id": good["id"] + i + 1, **change} for i, change in enumerate(cases.values())
+    ]
+    con, result = _load(tmp_path, ORDERS, rows)
+    quarantined = dict(
+        con.execute("select rule, count(*) from quarantine.orders group by 1").fetchall()
+    )
+    assert quarantined == dict.fromkeys(cases, 1)
+    assert result.rows_quarantined == len(cases)
+    assert con.execute("select id from raw.orders").fetchall() == [(good["id"],)]
+    loads = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined from quality.partition_loads"
+    ).fetchall()
+    assert loads == [(len(rows), 1, len(cases))]
+
+
+def test_a_corrupt_copy_does_not_make_its_good_twin_a_conflict(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    event = {
+        "email": "ann@example.com",
+        "timestamp": 1709629200,
+        "event": "delivered",
+        "sg_event_id": "ev-1",
+        "sg_message_id": "m-1",
+    }
+    corrupt = {**event, "email": None}
+    conflicting = [{**event, "sg_event_id": "ev-2", "event": e} for e in ("open", "click")]
+    con, _ = _load(tmp_path, EMAIL_EVENTS, [event, corrupt, *conflicting])
+    assert con.execute("select sg_event_id from raw.email_events").fetchall() == [("ev-1",)]
+    rules = con.execute(
+        "select record_key, rule from quarantine.email_events order by all"
+    ).fetchall()
+    assert rules == [
+        ("ev-1", "missing_email"),
+        ("ev-2", "conflicting_duplicate"),
+        ("ev-2", "conflicting_duplicate"),
+    ]
+
+
+def test_the_shop_currencies_are_configuration(tmp_path: Path, small_shop: SampleSummary) -> None:
+    order = {**_a_good_order(small_shop), "currency": "EUR"}
+    euro_shop = QualityThresholds(currencies=["USD", "EUR"])
+    _, result = _load(tmp_path, ORDERS, [order], euro_shop)
+    assert result.rows_quarantined == 0
+
+
+def test_the_column_contract_fails_the_gate(tmp_path: Path, small_shop: SampleSummary) -> None:
+    con, _ = _load(tmp_path, ORDERS, [_a_good_order(small_shop)])
+    con.execute("alter table raw.orders add column coupon varchar")
+    con.execute("alter table raw.orders alter test type varchar")
+    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1")
+    [failure] = report.failures
+    assert failure.rule == "column_contract"
+    assert "coupon is not in the contract" in failure.message
+    assert "test is VARCHAR, expected BOOLEAN" in failure.message
+    held = con.execute("select table_name, partition_date from quality.held_partitions")
+    assert held.fetchall() == [("orders", DAY)]
+
+
+def test_addresses_are_masked() -> None:
+    assert mask("jane.doe@example.com") == "j***@example.com"
+    assert mask(42) == 42
+    row = mask_row({"email": "jane.doe at example.com", "id": 7, "customer_email": "a@b.co"})
+    assert row == {"email": "j*** (malformed)", "id": 7, "customer_email": "a***@b.co"}
+
+
+def test_validation_chunks_are_whole_days_within_the_limit() -> None:
+    days = [dt.date(2024, 1, d) for d in range(1, 6)]
+    counts = [(d, n, True) for d, n in zip(days, [40, 50, 0, 120, 30], strict=True)]
+    assert _chunks(counts, days[1], limit=100) == [
+        (days[1], days[1], 50),
+        (days[3], days[3], 120),  # a day above the limit stands alone
+        (days[4], days[4], 30),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LIFECYCLE_QUARANTINE_TOLERANCE", "one percent", "expected a share such as 0.01"),
+        ("LIFECYCLE_VOLUME_MAX_RATIO", "-3", "must not be negative"),
+        ("LIFECYCLE_EARLIEST_DATE", "2000-13-01", "YYYY-MM-DD"),
+        ("LIFECYCLE_SHOP_CURRENCIES", "dollars", "ISO 4217"),
+    ],
+)
+def test_bad_thresholds_are_refused_by_name(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as error:
+        Settings.from_env({name: value})
+    assert name in str(error.value)
+
+
+def test_thresholds_come_from_the_environment() -> None:
+    quality = Settings.from_env(
+        {"LIFECYCLE_SHOP_CURRENCIES": "usd, eur", "LIFECYCLE_QUARANTINE_TOLERANCE": "0.05"}
+    ).quality
+    assert quality.currencies == ["USD", "EUR"]
+    assert quality.quarantine_tolerance == 0.05
