@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint format dev manifest clean
+.PHONY: setup demo test lint format dev manifest bench clean
 
 $(BIN)/lifecycle: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -30,6 +30,11 @@ dev: setup
 
 manifest: setup
 	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; print(prepare_manifest())"
+
+# Speed and memory of the quality gate on one multi-million-row partition: a JSON report in
+# bench/results/ (the sample shop for it is generated once under data/bench/).
+bench: setup
+	$(BIN)/python bench/quality_gate.py
 
 clean:
 	rm -rf data .dagster

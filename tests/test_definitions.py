@@ -50,6 +50,19 @@ def defs(isolated_env: Path) -> Definitions:
     return importlib.reload(module).defs
 
 
+def test_every_source_table_has_a_blocking_quality_gate(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    gates = {
+        k.asset_key.to_user_string(): graph.get_check_spec(k)
+        for k in graph.asset_check_keys
+        if k.name == "quality_gate"
+    }
+    assert set(gates) == {"raw/orders", "raw/checkouts", "raw/email_events", "raw/contacts"}
+    assert all(spec.blocking for spec in gates.values())
+    for table in gates:
+        assert (PROJECT_ROOT / "expectations" / f"raw_{table.split('/')[1]}.json").exists()
+
+
 def test_asset_graph_is_the_expected_one(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}

@@ -51,6 +51,7 @@ def _result(report: GateReport) -> AssetCheckResult:
         "max_quarantine_share": round(report.max_quarantine_share, 4),
         "failed_rules": len(report.failures),
         "validation_seconds": report.seconds,
+        "great_expectations_seconds": round(report.gx_seconds, 3),
     }
     if report.failures:
         metadata["failures"] = MetadataValue.md(_failures_markdown(report))
