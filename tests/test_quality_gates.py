@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from orchestration.sample import SampleSummary
+from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
 from tests.conftest import SMALL
 
 GOOD_START = SMALL.start_date
@@ -398,3 +398,23 @@ def test_a_failed_day_is_held_from_later_runs_until_it_passes(pipeline: Pipeline
     assert pipeline.run(BAD_DAY).success
     assert pipeline.run(NEXT_DAY).success
     assert pipeline.query(landed_that_day, [BAD_DAY])[0][0] > 0
+
+
+def test_a_bad_day_of_the_sample_shop_fails_its_gate(isolated_env: Path) -> None:
+    """The generator's broken day: the run fails at the gates and builds nothing after them."""
+    bad_day = dt.date(2024, 5, 10)
+    params = SampleParams(customers=300, days=14, start_date=dt.date(2024, 5, 1), bad_day=bad_day)
+    generate_sample_shop(params, isolated_env / "landing")
+    job = _reload_definitions().defs.resolve_job_def("daily_refresh")
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=_range_tags(params.start_date, params.end_date),
+            raise_on_error=False,
+        )
+    assert not result.success
+    failed = {t: c for t, c in _checks(result).items() if not c.passed}
+    assert "orders" in failed
+    message = rf"^{bad_day}: \d+ of \d+ rows \(\d+\.\d%\) quarantined"
+    assert re.search(message, failed["orders"].description)
+    assert not {k for k in _built(result) if not k.startswith("raw/")}

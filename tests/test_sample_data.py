@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -231,6 +232,24 @@ def test_a_small_share_of_rows_is_malformed(demo_shop: SampleSummary) -> None:
     assert _one(con, "select count(*) from contacts where email not like '%@%.%'") > 0
     bad_share = _one(con, "select avg((email is null or email like '% at %')::int) from events")
     assert bad_share < 0.01
+
+
+def test_a_bad_day_has_a_third_of_its_rows_malformed(tmp_path: Path) -> None:
+    bad_day = SMALL.start_date + dt.timedelta(days=9)
+    shop = generate_sample_shop(dataclasses.replace(SMALL, bad_day=bad_day), tmp_path)
+    shares = dict(
+        _con(shop)
+        .execute(
+            "select day = ?, avg((email is null or email like '% at %' "
+            "or total_price like '-%')::int) from orders group by 1",
+            [bad_day],
+        )
+        .fetchall()
+    )
+    assert 0.2 < shares[True] < 0.4
+    assert shares[False] < 0.01
+    with pytest.raises(SampleParamsError, match="bad_day must lie between"):
+        dataclasses.replace(SMALL, bad_day=SMALL.end_date + dt.timedelta(days=1))
 
 
 def test_abandoned_checkouts_some_recovered(demo_shop: SampleSummary) -> None:

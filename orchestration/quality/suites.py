@@ -68,6 +68,11 @@ def _validation(path: Path):
     )
 
 
+def warm_up(path: Path) -> None:
+    """Import GX and build the suite's validation now rather than in the first validation."""
+    _validation(path)
+
+
 def validate(
     path: Path, frame: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[ExpectationOutcome]:
