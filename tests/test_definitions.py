@@ -33,6 +33,7 @@ EXPECTED_GROUPS = {
     "intermediate/int_customers_summarized": "intermediate",
     "intermediate/int_contacts_unified": "intermediate",
     "intermediate/int_customer_seasons": "intermediate",
+    "intermediate/int_customer_preferences": "intermediate",
     "marts/customer_rfm": "marts",
     "marts/customer_churn": "marts",
     "marts/customer_lifecycle": "marts",
@@ -40,6 +41,17 @@ EXPECTED_GROUPS = {
     "marts/email_engagement": "marts",
     "marts/suppressions": "marts",
     "marts/retention_metrics_monthly": "marts",
+    "audiences/aud_cross_sell_brand": "audiences",
+    "audiences/aud_first_order_anniversary": "audiences",
+    "audiences/aud_lapsed_long": "audiences",
+    "audiences/aud_lapsed_short_nudge": "audiences",
+    "audiences/aud_new_customer_welcome": "audiences",
+    "audiences/aud_post_purchase": "audiences",
+    "audiences/aud_prospect_first_purchase": "audiences",
+    "audiences/aud_seasonal_reminder": "audiences",
+    "audiences/aud_upsell_premium": "audiences",
+    "audiences/aud_vip": "audiences",
+    "audiences/aud_win_back": "audiences",
 }
 
 

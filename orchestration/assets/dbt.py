@@ -24,8 +24,15 @@ MART_BREAKDOWNS = {
     "email_engagement": ("engagement_bucket", "count(*)"),
     "customer_churn": ("'churned_share'", "avg(case when is_churned then 1.0 else 0 end)"),
 }
+# Every audience: its treatment and holdout sizes.
+AUDIENCE_BREAKDOWN = ("case when is_holdout then 'holdout' else 'treatment' end", "count(*)")
 # dbt folder -> Dagster group, so the lineage reads left to right like the flow.
-FOLDER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+FOLDER_GROUPS = {
+    "staging": "staging",
+    "intermediate": "intermediate",
+    "marts": "marts",
+    "audiences": "audiences",
+}
 
 
 def group_for_node(node: Mapping[str, Any]) -> str:
@@ -60,13 +67,15 @@ def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, Any]:
-    """Row count of a model's relation (key = schema/name) and its mart breakdown, if any."""
+    """Row count of a model's relation (key = schema/name) and its breakdown, if any."""
     relation = ".".join(key.path)
     metadata: dict[str, Any] = {
         "dagster/row_count": con.execute(f"select count(*) from {relation}").fetchall()[0][0]
     }
-    if key.path[-1] in MART_BREAKDOWNS:
-        label, metric = MART_BREAKDOWNS[key.path[-1]]
+    breakdown = AUDIENCE_BREAKDOWN if key.path[0] == "audiences" else None
+    breakdown = MART_BREAKDOWNS.get(key.path[-1], breakdown)
+    if breakdown:
+        label, metric = breakdown
         rows = con.execute(
             f"select {label}, {metric} from {relation} group by 1 order by 1"
         ).fetchall()

@@ -24,7 +24,12 @@ from orchestration.ingest.errors import (
     find_missing_csv_columns,
 )
 from orchestration.ingest.sources import SourceSpec
-from orchestration.quality.quarantine import ensure_quality_tables, flag_batch, quarantine_batch
+from orchestration.quality.quarantine import (
+    ensure_quality_tables,
+    flag_batch,
+    quarantine_batch,
+    record_empty_days,
+)
 from orchestration.quality.thresholds import QualityThresholds
 
 RAW_SCHEMA = "raw"
@@ -144,7 +149,8 @@ def load_days(
 ) -> LoadResult:
     """Replace the rows of every day that has files with what those files hold.
 
-    Days without files (or with empty files only) keep their rows: nothing arrived for them.
+    Days without files (or with empty files only) keep their rows: nothing arrived for them
+    (a day of empty files is recorded as a load of no rows, for the gate to judge).
     All days are read in one pass and written in one transaction, so a backfill of two years
     costs one scan, and a bad file anywhere leaves every table as it was.
     """
@@ -160,7 +166,10 @@ def load_days(
         files=[_relative(p, landing_root) for p in every_file],
         empty_files=len(every_file) - len(files),
     )
+    # Days whose files are all empty keep their rows, but the gate hears of them (volume).
+    empty_days = [d for d in days if files_by_day[d] and d not in set(files.values())]
     if not files:
+        record_empty_days(con, spec.name, empty_days, batch_id)
         return arrived
     unexpected = _check_csv_headers(spec, files, landing_root) if spec.file_format == "csv" else {}
     con.execute(
@@ -242,6 +251,7 @@ def load_days(
                 "where _partition_date in (select day from batch_files)"
             ).fetchall()[0][0]
         quarantine_batch(con, spec, thresholds, batch_id)
+        record_empty_days(con, spec.name, empty_days, batch_id)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

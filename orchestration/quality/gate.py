@@ -113,8 +113,8 @@ def run_gate(
     suite = load_suite_file(suite_path(table))
     counts = _partition_counts(con, table, start, end, thresholds.volume_window_days)
     _check_column_contract(con, table, suite, report)
-    _check_loads(con, table, start, end, thresholds, report)
-    _check_volume(counts, start, thresholds, report)
+    loaded = _check_loads(con, table, start, end, thresholds, report)
+    _check_volume(counts, loaded, start, thresholds, report)
     _check_freshness(con, table, end, thresholds, report)
     if not any(f.rule == "column_contract" for f in report.failures):
         _check_suite(con, table, suite, counts, start, end, thresholds, report)
@@ -187,7 +187,8 @@ def _check_loads(
     end: dt.date,
     t: QualityThresholds,
     report: GateReport,
-) -> None:
+) -> set[dt.date]:
+    """Judge the latest load of each day of the run; returns the days that had a load."""
     loads = con.execute(
         f"""
         select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar,
@@ -235,6 +236,7 @@ def _check_loads(
                 samples=_quarantine_samples(con, table, day),
             )
         )
+    return {day for day, *_ in loads}
 
 
 def _quarantine_samples(
@@ -257,13 +259,15 @@ def _quarantine_samples(
 
 def _check_volume(
     counts: list[tuple[dt.date, int, bool]],
+    loaded: set[dt.date],
     start: dt.date,
     t: QualityThresholds,
     report: GateReport,
 ) -> None:
     window = t.volume_window_days
     for i, (day, n, full_history) in enumerate(counts):
-        if day < start or not full_history or window == 0:
+        # A day without any landing file is not judged: nothing arrived (freshness will tell).
+        if day < start or day not in loaded or not full_history or window == 0:
             continue
         trailing = sorted(c for _, c, _ in counts[i - window : i])
         median = trailing[len(trailing) // 2]

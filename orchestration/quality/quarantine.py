@@ -193,3 +193,15 @@ def quarantine_batch(
         """,
         [spec.name, batch_id],
     )
+
+
+def record_empty_days(
+    con: duckdb.DuckDBPyConnection, source: str, days: list, batch_id: str
+) -> None:
+    """Days whose landing files were all empty: a load of no rows, which the gate judges."""
+    if not days:
+        return
+    con.executemany(
+        f"insert into {PARTITION_LOADS} values (?, ?, ?, current_timestamp, 0, 0, 0, '{{}}', null)",
+        [(source, day, batch_id) for day in days],
+    )

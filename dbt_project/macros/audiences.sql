@@ -1,0 +1,77 @@
+{#-
+    Audiences: each `aud_<name>` model selects who is eligible and why (`email`, `reason`) and
+    ends with `audience_members('eligible')`, which adds the personalisation attributes, drops
+    everyone who must not be mailed and flags the holdout. Its publishing settings live in the
+    model's `meta.audience` (list_name, holdout_share, priority, max_change_share, cadence,
+    and asm_group_id: the unsubscribe group its mail is sent under).
+-#}
+
+{#- The model's `meta.audience` (known once the project is parsed; empty while parsing). -#}
+{% macro audience_settings() -%}
+    {%- if not execute -%}{{ return({}) }}{%- endif -%}
+    {{ return(model.config.get('meta', {}).get('audience', {})) }}
+{%- endmacro %}
+
+{#- A stable bucket 0..9999 of a text: the same contact and key always land in the same one. -#}
+{% macro hash_bucket(expression) -%}
+    {{ return(adapter.dispatch('hash_bucket', 'lifecycle')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__hash_bucket(expression) -%}
+    (cast('0x' || substr(md5({{ expression }}), 1, 7) as integer) % 10000)
+{%- endmacro %}
+
+{% macro default__hash_bucket(expression) -%}
+    (cast(cast('x' || substr(md5({{ expression }}), 1, 7) as bit(28)) as integer) % 10000)
+{%- endmacro %}
+
+{% macro audience_members(eligible) -%}
+    {%- set settings = audience_settings() -%}
+    {%- set share = settings.get('holdout_share', var('audience_holdout_share')) -%}
+    {%- set holdout_key = settings.get('holdout_key', model.name) -%}
+    {%- set group = settings.get('asm_group_id', var('audience_asm_group_id')) -%}
+, profile as (
+    select * from {{ ref('customer_lifecycle') }}
+),
+
+preferences as (
+    select * from {{ ref('int_customer_preferences') }}
+),
+
+suppressed as (
+    select email from {{ ref('suppressions') }}
+    where asm_group_id is null
+    {%- if group is not none %} or asm_group_id = {{ group }}{% endif %}
+),
+
+members as (
+    select
+        e.email,
+        p.customer_id,
+        p.first_name,
+        p.lifecycle_stage,
+        p.rfm_segment,
+        p.is_vip,
+        pr.favourite_brand,
+        pr.favourite_category,
+        p.order_count,
+        p.last_order_date,
+        p.first_order_date,
+        e.reason,
+        {{ hash_bucket(dbt.concat(["e.email", "':'", "'" ~ holdout_key ~ "'"])) }}
+            < {{ (share * 10000) | round | int }} as is_holdout,
+        {{ run_date() }} as run_date
+    from {{ eligible }} e
+    join profile p on p.email = e.email
+    left join preferences pr on pr.email = e.email
+    -- Defence in depth: customer_lifecycle already says who is mailable; the suppression
+    -- list is applied again here, and once more at publish time.
+    where p.is_mailable
+        and e.email not in (select email from suppressed)
+)
+
+select
+    '{{ model.name }}' as audience,
+    members.*
+from members
+{%- endmacro %}

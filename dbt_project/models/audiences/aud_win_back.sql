@@ -1,0 +1,21 @@
+-- Customers past the base's first-to-second-order delay or their own interval, not yet in the bottom 20%.
+{{ config(meta={'audience': {
+    'list_name': 'Win-back',
+    'holdout_share': 0.1,
+    'priority': 60,
+    'max_change_share': 0.5,
+    'cadence': 'daily',
+}}) }}
+
+with eligible as (
+    select
+        email,
+        case
+            when order_count = 1 then 'one order, past the base''s first-to-second-order delay'
+            else 'past their own usual interval between orders'
+        end as reason
+    from {{ ref('customer_churn') }}
+    where is_win_back_eligible
+)
+
+{{ audience_members('eligible') }}
