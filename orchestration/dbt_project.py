@@ -8,7 +8,9 @@ code location never parses dbt.
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
 from dagster_dbt import DbtProject
 
 from orchestration.settings import PROJECT_ROOT
@@ -45,3 +47,9 @@ def prepare_manifest() -> Path:
             f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
         )
     return dbt_project.manifest_path
+
+
+def project_var(name: str) -> Any:
+    """A var's default from `dbt_project.yml` (the value dbt uses unless a run overrides it)."""
+    with (Path(dbt_project.project_dir) / "dbt_project.yml").open(encoding="utf-8") as handle:
+        return (yaml.safe_load(handle).get("vars") or {}).get(name)

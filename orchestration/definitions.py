@@ -2,7 +2,12 @@
 
 from dagster import Definitions
 
-from orchestration.assets import build_dbt_assets, build_gate_checks, build_ingest_assets
+from orchestration.assets import (
+    build_audience_checks,
+    build_dbt_assets,
+    build_gate_checks,
+    build_ingest_assets,
+)
 from orchestration.jobs import daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
@@ -14,7 +19,7 @@ partitions = daily_partitions(settings)
 
 defs = Definitions(
     assets=[*build_ingest_assets(partitions), build_dbt_assets(settings.timezone)],
-    asset_checks=build_gate_checks(),
+    asset_checks=[*build_gate_checks(), *build_audience_checks()],
     jobs=[daily_refresh],
     schedules=[daily_refresh_schedule],
     resources=build_resources(settings),

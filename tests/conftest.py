@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.dbt_project import prepare_manifest
+from orchestration.dbt_project import dbt_project, prepare_manifest
 from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
 
 SMALL = SampleParams(customers=300, days=45, start_date=dt.date(2024, 3, 1), seed=3)
+# Every audience model: one SQL file each.
+AUDIENCES = sorted(
+    p.stem for p in Path(dbt_project.project_dir, "models", "audiences").glob("aud_*.sql")
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,6 +14,7 @@ from dagster import AssetKey, DefaultScheduleStatus, Definitions
 
 from orchestration.assets.dbt import dbt_build_args, group_for_node, run_date_for
 from orchestration.settings import PROJECT_ROOT
+from tests.conftest import AUDIENCES
 
 EXPECTED_GROUPS = {
     "raw/orders": "ingest",
@@ -73,6 +74,9 @@ def test_every_source_table_has_a_blocking_quality_gate(defs: Definitions) -> No
     assert all(spec.blocking for spec in gates.values())
     for table in gates:
         assert (PROJECT_ROOT / "expectations" / f"raw_{table.split('/')[1]}.json").exists()
+    audience_gates = [k for k in graph.asset_check_keys if k.name == "audience_gate"]
+    assert sorted(k.asset_key.path[-1] for k in audience_gates) == AUDIENCES
+    assert all(graph.get_check_spec(k).blocking for k in audience_gates)
 
 
 def test_asset_graph_is_the_expected_one(defs: Definitions) -> None:

@@ -18,7 +18,7 @@ from orchestration.ingest import SOURCES, load_days
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleSummary
-from tests.conftest import SMALL
+from tests.conftest import AUDIENCES, SMALL
 from tests.postgres import PostgresServer, copy_raw_tables, find_pg_bin, start_server, stop_server
 
 RUN_DATE = SMALL.end_date.isoformat()
@@ -31,10 +31,6 @@ MARTS = {
     "marts.suppressions": "suppression_key",
     "marts.retention_metrics_monthly": "month_start",
 }
-# Every audience, holdout flags included: the hash that assigns them is a dispatched macro.
-AUDIENCES = sorted(
-    p.stem for p in Path(dbt_project.project_dir, "models", "audiences").glob("aud_*.sql")
-)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +97,7 @@ def test_marts_are_identical_on_postgres_and_duckdb(
     # Again: the incremental stage history takes its incremental path, and nothing changes.
     _dbt_build("postgres", postgres.env(), tmp_path / "pg")
     with duckdb.connect(str(raw_warehouse), read_only=True) as duck, postgres.connect() as pg:
+        # Audiences too, holdout flags included: the hash behind them is a dispatched macro.
         tables = {**MARTS, **{f"audiences.{a}": "email" for a in AUDIENCES}}
         compared = {}
         for table, order in tables.items():

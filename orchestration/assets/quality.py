@@ -8,20 +8,26 @@ metadata lists each failure with its observed value and masked sample rows.
 
 import datetime as dt
 import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
     MetadataValue,
     asset_check,
 )
 
+from orchestration.assets.dbt import LifecycleDbtTranslator
 from orchestration.assets.ingest import WAREHOUSE_POOL, raw_asset_key
+from orchestration.dbt_project import dbt_project, project_var
 from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
 from orchestration.partitions import run_partition_range
-from orchestration.quality.gate import GateReport, run_gate
+from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
 from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
@@ -57,7 +63,8 @@ def _result(report: GateReport) -> AssetCheckResult:
         metadata["failures"] = MetadataValue.md(_failures_markdown(report))
         description = " ".join(f.message for f in report.failures[:3])
     else:
-        description = f"raw.{report.table} {span}: every rule passed."
+        relation = report.table if "." in report.table else f"raw.{report.table}"
+        description = f"{relation} {span}: every rule passed."
     return AssetCheckResult(
         passed=not report.failures,
         severity=AssetCheckSeverity.WARN
@@ -106,3 +113,58 @@ def build_gate_check(spec: SourceSpec) -> AssetChecksDefinition:
 
 def build_gate_checks() -> list[AssetChecksDefinition]:
     return [build_gate_check(spec) for spec in SOURCES]
+
+
+AUDIENCE_CHECK_NAME = "audience_gate"
+
+
+def audience_models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The dbt models that declare `meta.audience`, by unique id."""
+    return {
+        unique_id: node
+        for unique_id, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") == "model"
+        and node.get("config", {}).get("meta", {}).get("audience")
+    }
+
+
+def build_audience_check(
+    key: AssetKey, name: str, settings: Mapping[str, Any]
+) -> AssetChecksDefinition:
+    asm_group_id = settings.get("asm_group_id")
+
+    @asset_check(
+        asset=key,
+        name=AUDIENCE_CHECK_NAME,
+        blocking=True,
+        pool=WAREHOUSE_POOL,
+        description="expectations/audiences.json and no member on a suppression list: "
+        "an audience that fails is not published.",
+    )
+    def _gate(
+        context: AssetCheckExecutionContext,
+        warehouse: DuckDBWarehouse,
+        quality: QualityThresholds,
+    ) -> AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            report = run_audience_gate(con, name, asm_group_id, quality)
+        for failure in report.failures:
+            context.log.warning(f"{report.table} [{failure.rule}] {failure.message}")
+        return _result(report)
+
+    return _gate
+
+
+def build_audience_checks() -> list[AssetChecksDefinition]:
+    """One blocking gate per audience model, from the dbt manifest: a new audience is gated
+    as soon as its SQL file exists."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    translator = LifecycleDbtTranslator()
+    checks = []
+    for unique_id, node in audience_models(manifest).items():
+        key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
+        settings = dict(node["config"]["meta"]["audience"])
+        # The unsubscribe group the audience honours: its own, else the project's default.
+        settings.setdefault("asm_group_id", project_var("audience_asm_group_id"))
+        checks.append(build_audience_check(key, node["name"], settings))
+    return checks

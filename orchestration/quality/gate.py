@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from orchestration.ingest.loader import RAW_SCHEMA
 from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS, QUARANTINE_SCHEMA
@@ -89,14 +90,14 @@ def mask_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly scalar (pandas and numpy values become Python ones)."""
+    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
+        return None  # also NaN and NaT
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
         return value.date().isoformat()  # a DATE column, as pandas holds it
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    if value != value:  # NaN / NaT
-        return None
     return value
 
 
@@ -110,14 +111,14 @@ def run_gate(
 ) -> GateReport:
     started = time.perf_counter()
     report = GateReport(table=table, start=start, end=end)
-    suite = load_suite_file(suite_path(table))
+    suite = load_suite_file(suite_path(f"raw_{table}"))
     counts = _partition_counts(con, table, start, end, thresholds.volume_window_days)
-    _check_column_contract(con, table, suite, report)
+    check_column_contract(con, RAW_SCHEMA, table, suite, report)
     loaded = _check_loads(con, table, start, end, thresholds, report)
     _check_volume(counts, loaded, start, thresholds, report)
     _check_freshness(con, table, end, thresholds, report)
     if not any(f.rule == "column_contract" for f in report.failures):
-        _check_suite(con, table, suite, counts, start, end, thresholds, report)
+        _check_suite(con, table, suite, counts, start, thresholds, report)
     report.seconds = round(time.perf_counter() - started, 3)
     _record(con, report, run_id)
     return report
@@ -149,15 +150,15 @@ def _partition_counts(
     return [(d, n, bool(full)) for d, n, full in rows]
 
 
-def _check_column_contract(
-    con: duckdb.DuckDBPyConnection, table: str, suite: dict, report: GateReport
+def check_column_contract(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, suite: dict, report: GateReport
 ) -> None:
     expected = suite.get("meta", {}).get("column_types", {})
     actual = dict(
         con.execute(
             "select column_name, data_type from information_schema.columns "
             "where table_schema = ? and table_name = ?",
-            [RAW_SCHEMA, table],
+            [schema, table],
         ).fetchall()
     )
     problems = [f"{c} is missing" for c in expected if c not in actual]
@@ -172,8 +173,8 @@ def _check_column_contract(
         report.failures.append(
             Failure(
                 "column_contract",
-                f"{RAW_SCHEMA}.{table} does not match the columns and types of "
-                f"expectations/raw_{table}.json: {detail}",
+                f"{schema}.{table} does not match the columns and types of "
+                f"its suite's meta.column_types: {detail}",
                 (),
                 observed=detail,
             )
@@ -354,12 +355,34 @@ def _check_suite(
     suite: dict,
     counts: list[tuple[dt.date, int, bool]],
     start: dt.date,
-    end: dt.date,
     t: QualityThresholds,
     report: GateReport,
 ) -> None:
+    slices = [
+        (
+            f"{first}" if first == last else f"{first}..{last}",
+            "_partition_date between ? and ? order by _partition_date",
+            [first, last],
+            # The samples show a few bad rows, not all: every day of the slice fails.
+            _days(first, last),
+        )
+        for first, last, _ in _chunks(counts, start, t.validation_chunk_rows)
+    ]
+    validate_suite(con, f"{RAW_SCHEMA}.{table}", f"raw_{table}", suite, slices, t, report)
+
+
+def validate_suite(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    suite_name: str,
+    suite: dict,
+    slices: list[tuple[str, str, list, tuple[dt.date, ...]]],
+    t: QualityThresholds,
+    report: GateReport,
+) -> None:
+    """Validate each slice (label, SQL filter, its parameters, the days it covers) of a
+    relation against a suite, as a DataFrame of the columns the suite names."""
     parameters = _suite_parameters(t)
-    # Only the columns the expectations name, and those that identify a sample row.
     available = suite.get("meta", {}).get("column_types", {})
     named = {c for e in suite["expectations"] for c in _named_columns(e["kwargs"])}
     columns = ", ".join(f'"{c}"' for c in available if c in named or c in IDENTIFYING)
@@ -367,14 +390,12 @@ def _check_suite(
         e["type"] + str(e["kwargs"].get("column")): e.get("meta", {}).get("notes", "")
         for e in suite["expectations"]
     }
-    for first, last, _ in _chunks(counts, start, t.validation_chunk_rows):
+    for label, where, where_parameters, days in slices:
         frame = con.execute(
-            f"select {columns} from {RAW_SCHEMA}.{table} "
-            "where _partition_date between ? and ? order by _partition_date",
-            [first, last],
+            f"select {columns} from {relation} where {where}", where_parameters
         ).df()
         validating = time.perf_counter()
-        outcomes = validate(suite_path(table), frame, parameters)
+        outcomes = validate(suite_path(suite_name), frame, parameters)
         report.gx_seconds += time.perf_counter() - validating
         report.rows_validated += len(frame)
         report.expectations_evaluated += len(outcomes)
@@ -382,7 +403,6 @@ def _check_suite(
             if outcome.success:
                 continue
             sample = frame.iloc[outcome.sample_index[:SAMPLE_ROWS]]
-            where = f"{first}" if first == last else f"{first}..{last}"
             column = f" on {outcome.column}" if outcome.column else ""
             what = outcome.error or (
                 f"{outcome.unexpected_count} of {outcome.element_count} rows"
@@ -393,9 +413,8 @@ def _check_suite(
             report.failures.append(
                 Failure(
                     outcome.expectation,
-                    f"{where}: {outcome.expectation}{column} failed: {what}. {note}".strip(),
-                    # The samples show a few bad rows, not all: every day of the chunk fails.
-                    _days(first, last),
+                    f"{label}: {outcome.expectation}{column} failed: {what}. {note}".strip(),
+                    days,
                     observed=_observed(outcome.observed, outcome.column),
                     samples=tuple(
                         mask_row(_sample_columns(row, outcome.column))
@@ -438,3 +457,61 @@ def _record(con: duckdb.DuckDBPyConnection, report: GateReport, run_id: str) -> 
             for day in days
         ],
     )
+
+
+AUDIENCE_SCHEMA = "audiences"
+
+
+def run_audience_gate(
+    con: duckdb.DuckDBPyConnection,
+    audience: str,
+    asm_group_id: int | None,
+    t: QualityThresholds,
+) -> GateReport:
+    """The gate before an audience is published: its column contract, the shared suite
+    `expectations/audiences.json`, and no member on the suppression lists it must honour."""
+    started = time.perf_counter()
+    relation = f"{AUDIENCE_SCHEMA}.{audience}"
+    members, run_date = con.execute(f"select count(*), max(run_date) from {relation}").fetchall()[0]
+    day = run_date or dt.date.today()
+    report = GateReport(table=relation, start=day, end=day)
+    suite = load_suite_file(suite_path(AUDIENCE_SCHEMA))
+    check_column_contract(con, AUDIENCE_SCHEMA, audience, suite, report)
+    group = "" if asm_group_id is None else f" or s.asm_group_id = {int(asm_group_id)}"
+    suppressed = con.execute(
+        f"""
+        select distinct a.email, s.reason
+        from {relation} a join marts.suppressions s on s.email = a.email
+        where s.asm_group_id is null{group}
+        order by a.email
+        """
+    ).fetchall()
+    if suppressed:
+        report.failures.append(
+            Failure(
+                "suppressed_member",
+                f"{len(suppressed)} member(s) of {relation} must not be mailed "
+                f"({', '.join(sorted({r for _, r in suppressed}))}); the audience SQL must "
+                "end with audience_members(), which leaves them out",
+                (),
+                observed=len(suppressed),
+                samples=tuple(mask_row({"email": e, "reason": r}) for e, r in suppressed[:3]),
+            )
+        )
+    if not any(f.rule == "column_contract" for f in report.failures):
+        # Slices by a hash of the address, so that one address always lands in one slice.
+        slices = max(1, -(-members // t.validation_chunk_rows))
+        validate_suite(
+            con,
+            relation,
+            AUDIENCE_SCHEMA,
+            suite,
+            [
+                (f"{relation} (slice {i + 1} of {slices})", f"hash(email) % {slices} = {i}", [], ())
+                for i in range(slices)
+            ],
+            t,
+            report,
+        )
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report

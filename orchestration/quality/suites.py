@@ -35,8 +35,9 @@ class ExpectationOutcome:
     error: str | None
 
 
-def suite_path(table: str) -> Path:
-    return EXPECTATIONS_DIR / f"raw_{table}.json"
+def suite_path(name: str) -> Path:
+    """`raw_orders` -> expectations/raw_orders.json (the suite of raw.orders)."""
+    return EXPECTATIONS_DIR / f"{name}.json"
 
 
 def load_suite_file(path: Path) -> dict[str, Any]:
