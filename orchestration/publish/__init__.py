@@ -1,0 +1,1 @@
+"""Publishing audiences: the sync engine, its recorded state, and the adapters it sends to."""

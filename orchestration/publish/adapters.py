@@ -1,0 +1,96 @@
+"""Where audiences go: one small interface for every target, and the outbox that needs no ESP.
+
+The sync engine hands an adapter one batch at a time and advances its state only for the
+members the adapter confirms. `send` must be idempotent per `batch_id`: after a crash the
+engine sends an unconfirmed batch again, with the same id and members, and a target that
+already has it must not apply it twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Action = Literal["add", "remove", "update"]
+
+
+@dataclass(frozen=True)
+class Member:
+    email: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    audience: str
+    list_name: str
+    plan_id: str  # the run that planned the batch
+    seq: int
+    action: Action
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    confirmed: tuple[str, ...]
+    failed: dict[str, str] = field(default_factory=dict)  # email -> why
+
+
+class Adapter(Protocol):
+    name: str
+    max_batch: int
+
+    def send(self, batch: Batch) -> BatchResult: ...
+
+    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
+        """Called once a plan's batches are all confirmed (for example, to write a manifest)."""
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+class OutboxAdapter:
+    """Files per audience and run: `<root>/<audience>/<plan_id>/<action>s-<seq>.csv|.json` and a
+    `manifest.json`, each written to a temporary name and renamed, so a reader never sees a
+    half-written file and a resent batch finds its files already there."""
+
+    name = "outbox"
+
+    def __init__(self, root: Path, max_batch: int = 50_000) -> None:
+        self.root = Path(root)
+        self.max_batch = max_batch
+
+    def _folder(self, audience: str, plan_id: str) -> Path:
+        return self.root / audience / plan_id
+
+    def send(self, batch: Batch) -> BatchResult:
+        folder = self._folder(batch.audience, batch.plan_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{batch.action}s-{batch.seq:05d}"
+        csv_path, json_path = folder / f"{stem}.csv", folder / f"{stem}.json"
+        if not (csv_path.exists() and json_path.exists()):
+            rows = [{"email": m.email, **m.attributes} for m in batch.members]
+            columns = list(dict.fromkeys(k for row in rows for k in row))
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            _write_atomically(csv_path, buffer.getvalue())
+            document = {"batch_id": batch.batch_id, "list": batch.list_name, "members": rows}
+            _write_atomically(json_path, json.dumps(document, default=str, indent=1) + "\n")
+        return BatchResult(confirmed=tuple(m.email for m in batch.members))
+
+    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
+        folder = self._folder(audience, plan_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = sorted(p.name for p in folder.iterdir() if p.suffix in (".csv", ".json"))
+        manifest = {**summary, "files": [f for f in files if f != "manifest.json"]}
+        _write_atomically(folder / "manifest.json", json.dumps(manifest, default=str, indent=2))
