@@ -7,6 +7,7 @@ from orchestration.assets import (
     build_dbt_assets,
     build_gate_checks,
     build_ingest_assets,
+    build_publish_assets,
 )
 from orchestration.jobs import daily_refresh
 from orchestration.partitions import daily_partitions
@@ -18,7 +19,11 @@ settings = Settings.from_env()
 partitions = daily_partitions(settings)
 
 defs = Definitions(
-    assets=[*build_ingest_assets(partitions), build_dbt_assets(settings.timezone)],
+    assets=[
+        *build_ingest_assets(partitions),
+        build_dbt_assets(settings.timezone),
+        *build_publish_assets(),
+    ],
     asset_checks=[*build_gate_checks(), *build_audience_checks()],
     jobs=[daily_refresh],
     schedules=[daily_refresh_schedule],

@@ -31,6 +31,10 @@ class Settings:
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
     quality: QualityThresholds
+    esp_target: str
+    outbox_dir: Path
+    outbox_batch_rows: int
+    publish_dry_run: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,7 +72,31 @@ class Settings:
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,
             quality=_quality_thresholds(env),
+            esp_target=(env.get("LIFECYCLE_ESP_TARGET") or "outbox").strip().lower(),
+            outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),
+            outbox_batch_rows=_positive_int(env, "LIFECYCLE_OUTBOX_BATCH_ROWS", 50_000),
+            publish_dry_run=_flag(env, "LIFECYCLE_PUBLISH_DRY_RUN"),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+    if value < 1:
+        raise SettingsError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "false").strip().lower()
+    if raw not in ("1", "true", "yes", "0", "false", "no"):
+        raise SettingsError(f"{name}={raw!r} is not a yes/no value; use true or false")
+    return raw in ("1", "true", "yes")
 
 
 # Environment variable -> (threshold field, type, what a valid value looks like).

@@ -44,7 +44,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_TIMEZONE"):
+    for name in (
+        "LIFECYCLE_LANDING_DIR",
+        "LIFECYCLE_WAREHOUSE_PATH",
+        "LIFECYCLE_TIMEZONE",
+        "LIFECYCLE_OUTBOX_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
     return data

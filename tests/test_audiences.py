@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import importlib
+import json
 import math
 from pathlib import Path
 
@@ -34,22 +36,40 @@ def _members(warehouse: Path) -> dict[tuple[str, str], bool]:
     return {(audience, email): holdout for audience, email, holdout in rows}
 
 
-@pytest.fixture
-def two_days(isolated_env: Path):
-    generate_sample_shop(PARAMS, isolated_env / "landing")
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory: pytest.TempPathFactory):
+    """The pipeline over the sample's days up to DAY_1, then DAY_2: once for this module."""
+    data = tmp_path_factory.mktemp("audiences") / "data"
+    generate_sample_shop(PARAMS, data / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
+        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
+            mp.delenv(name, raising=False)
+        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+        yield _run_two_days(data)
+
+
+def _run_two_days(data: Path):
     import orchestration.definitions as module
 
     job = importlib.reload(module).defs.resolve_job_def("daily_refresh")
-    warehouse = isolated_env / "warehouse.duckdb"
+    warehouse = data / "warehouse.duckdb"
     with DagsterInstance.ephemeral() as instance:
         tags = {
             "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
             "dagster/asset_partition_range_end": DAY_1.isoformat(),
         }
-        assert job.execute_in_process(instance=instance, tags=tags).success
+        day_1 = job.execute_in_process(instance=instance, tags=tags)
+        assert day_1.success
         first = _members(warehouse)
         result = job.execute_in_process(instance=instance, partition_key=DAY_2.isoformat())
         assert result.success
+        published = {
+            (e.asset_key.path[-1], run.run_id): e.step_materialization_data.materialization.metadata
+            for run in (day_1, result)
+            for e in run.get_asset_materialization_events()
+            if e.asset_key.path[0] == "publish"
+        }
         second = _members(warehouse)
         gates = {
             e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
@@ -59,7 +79,8 @@ def two_days(isolated_env: Path):
         }
         vip = instance.fetch_materializations(AssetKey(["audiences", "aud_vip"]), limit=1)
         metadata = vip.records[0].asset_materialization.metadata
-    return first, second, metadata, warehouse, gates
+    runs = (day_1.run_id, result.run_id)
+    return first, second, metadata, warehouse, gates, published, runs
 
 
 def test_audiences_keep_a_stable_holdout_and_change_from_day_to_day(two_days) -> None:
@@ -82,7 +103,7 @@ def test_audiences_keep_a_stable_holdout_and_change_from_day_to_day(two_days) ->
 
 
 def test_no_audience_holds_a_contact_who_must_not_be_mailed(two_days) -> None:
-    *_, warehouse, gates = two_days
+    _, _, _, warehouse, gates, *_ = two_days
     # Every audience passed its gate before publishing: suite, contract, suppressions.
     assert sorted(gates) == AUDIENCES
     assert all(g.passed for g in gates.values())
@@ -99,7 +120,7 @@ def test_no_audience_holds_a_contact_who_must_not_be_mailed(two_days) -> None:
 
 
 def test_the_audience_gate_stops_a_suppressed_member(two_days, tmp_path: Path) -> None:
-    *_, warehouse, _ = two_days
+    _, _, _, warehouse, *_ = two_days
     copy = tmp_path / "warehouse.duckdb"
     copy.write_bytes(warehouse.read_bytes())
     with duckdb.connect(str(copy)) as con:
@@ -115,3 +136,41 @@ def test_the_audience_gate_stops_a_suppressed_member(two_days, tmp_path: Path) -
     assert failure.rule == "suppressed_member"
     assert "(hard_bounced)" in failure.message
     assert failure.samples[0]["email"].split("@")[0].endswith("***")
+
+
+def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
+    """The list a reader of the outbox ends up with, applying each run's files in order."""
+    members: set[str] = set()
+    for run in runs:
+        folder = outbox / audience / run
+        if not folder.exists():
+            continue
+        manifest = json.loads((folder / "manifest.json").read_text())
+        for name in manifest["files"]:
+            if name.endswith(".csv"):
+                with (folder / name).open() as handle:
+                    emails = {row["email"] for row in csv.DictReader(handle)}
+                members = members - emails if name.startswith("removes") else members | emails
+    return members
+
+
+def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None:
+    _, second, _, warehouse, _, published, runs = two_days
+    assert {a for a, _ in published} == set(AUDIENCES)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        state = con.execute(
+            "select audience, email from publish.member_state where target = 'outbox'"
+        ).fetchall()
+    treatment = {(a, e) for (a, e), holdout in second.items() if not holdout}
+    assert set(state) == treatment
+    outbox = warehouse.parent / "outbox"
+    for audience in AUDIENCES:
+        expected = {e for a, e in treatment if a == audience}
+        assert _replay(outbox, audience, runs) == expected, audience
+        day_2 = published[(audience, runs[1])]
+        assert day_2["dagster/row_count"].value == len(expected)
+    changes = sum(
+        published[(a, runs[1])]["adds"].value + published[(a, runs[1])]["removes"].value
+        for a in AUDIENCES
+    )
+    assert changes > 0, "members enter and leave audiences from one day to the next"

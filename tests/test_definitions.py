@@ -53,6 +53,7 @@ EXPECTED_GROUPS = {
     "audiences/aud_upsell_premium": "audiences",
     "audiences/aud_vip": "audiences",
     "audiences/aud_win_back": "audiences",
+    **{f"publish/{a}": "publish" for a in AUDIENCES},
 }
 
 

@@ -1,7 +1,8 @@
-"""Assets, by stage: ingest (raw tables), their quality gates, then the dbt models built on them."""
+"""Assets, by stage: ingest (raw tables) and their gates, the dbt models, publishing."""
 
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingest import WAREHOUSE_POOL, build_ingest_assets
+from orchestration.assets.publish import build_publish_assets
 from orchestration.assets.quality import build_audience_checks, build_gate_checks
 
 __all__ = [
@@ -10,4 +11,5 @@ __all__ = [
     "build_dbt_assets",
     "build_gate_checks",
     "build_ingest_assets",
+    "build_publish_assets",
 ]

@@ -9,7 +9,6 @@ metadata lists each failure with its observed value and masked sample rows.
 import datetime as dt
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -22,9 +21,8 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.assets.dbt import LifecycleDbtTranslator
+from orchestration.assets.audiences import audience_specs
 from orchestration.assets.ingest import WAREHOUSE_POOL, raw_asset_key
-from orchestration.dbt_project import dbt_project, project_var
 from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
 from orchestration.partitions import run_partition_range
 from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
@@ -118,16 +116,6 @@ def build_gate_checks() -> list[AssetChecksDefinition]:
 AUDIENCE_CHECK_NAME = "audience_gate"
 
 
-def audience_models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """The dbt models that declare `meta.audience`, by unique id."""
-    return {
-        unique_id: node
-        for unique_id, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") == "model"
-        and node.get("config", {}).get("meta", {}).get("audience")
-    }
-
-
 def build_audience_check(
     key: AssetKey, name: str, settings: Mapping[str, Any]
 ) -> AssetChecksDefinition:
@@ -156,15 +144,5 @@ def build_audience_check(
 
 
 def build_audience_checks() -> list[AssetChecksDefinition]:
-    """One blocking gate per audience model, from the dbt manifest: a new audience is gated
-    as soon as its SQL file exists."""
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
-    translator = LifecycleDbtTranslator()
-    checks = []
-    for unique_id, node in audience_models(manifest).items():
-        key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
-        settings = dict(node["config"]["meta"]["audience"])
-        # The unsubscribe group the audience honours: its own, else the project's default.
-        settings.setdefault("asm_group_id", project_var("audience_asm_group_id"))
-        checks.append(build_audience_check(key, node["name"], settings))
-    return checks
+    """One blocking gate per audience model: gated as soon as its SQL file exists."""
+    return [build_audience_check(a.key, a.name, a.settings) for a in audience_specs()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.resources.dbt import WarehouseDbtCliResource
 from orchestration.resources.landing import LandingZone
+from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import DuckDBWarehouse
 from orchestration.settings import Settings
 
@@ -17,6 +18,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "quality": settings.quality,
+        "publish_target": PublishTarget(
+            target=settings.esp_target,
+            outbox_dir=str(settings.outbox_dir),
+            outbox_batch_rows=settings.outbox_batch_rows,
+            dry_run=settings.publish_dry_run,
+        ),
         "dbt": WarehouseDbtCliResource(
             project_dir=dbt_project,
             dbt_executable=DBT_EXECUTABLE,

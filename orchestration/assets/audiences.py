@@ -1,0 +1,42 @@
+"""The audiences the dbt project declares (`meta.audience`), read from its manifest once.
+
+Their gates and their publish assets are generated from this list, so a new audience is one
+SQL file: nothing in Python names an audience.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey
+
+from orchestration.assets.dbt import LifecycleDbtTranslator
+from orchestration.dbt_project import dbt_project, project_var
+
+
+@dataclass(frozen=True)
+class AudienceSpec:
+    name: str  # the dbt model
+    key: AssetKey  # its Dagster asset
+    settings: Mapping[str, Any]  # meta.audience, with the unsubscribe group filled in
+
+    @property
+    def list_name(self) -> str:
+        return str(self.settings.get("list_name") or self.name)
+
+
+def audience_specs() -> list[AudienceSpec]:
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    translator = LifecycleDbtTranslator()
+    default_group = project_var("audience_asm_group_id")
+    specs = []
+    for unique_id, node in sorted(manifest.get("nodes", {}).items()):
+        meta = node.get("config", {}).get("meta", {}).get("audience")
+        if node.get("resource_type") != "model" or not meta:
+            continue
+        settings = {"asm_group_id": default_group, **meta}
+        key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
+        specs.append(AudienceSpec(name=node["name"], key=key, settings=settings))
+    return specs
