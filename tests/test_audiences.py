@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import importlib
@@ -156,12 +157,16 @@ def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
 
 def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None:
     _, second, _, warehouse, _, published, runs = two_days
-    assert {a for a, _ in published} == set(AUDIENCES)
+    assert {a for a, _ in published} == {*AUDIENCES, "frequency_caps"}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         state = con.execute(
             "select audience, email from publish.member_state where target = 'outbox'"
         ).fetchall()
-    treatment = {(a, e) for (a, e), holdout in second.items() if not holdout}
+        capped = set(con.execute("select audience, email from publish.capped_members").fetchall())
+    treatment = {(a, e) for (a, e), holdout in second.items() if not holdout} - capped
+    # The frequency cap: nobody is published to more than one audience (the default cap).
+    per_contact = collections.Counter(e for _, e in state)
+    assert capped and max(per_contact.values()) == 1
     assert set(state) == treatment
     outbox = warehouse.parent / "outbox"
     for audience in AUDIENCES:

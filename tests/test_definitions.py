@@ -54,6 +54,7 @@ EXPECTED_GROUPS = {
     "audiences/aud_vip": "audiences",
     "audiences/aud_win_back": "audiences",
     **{f"publish/{a}": "publish" for a in AUDIENCES},
+    "publish/frequency_caps": "publish",
 }
 
 

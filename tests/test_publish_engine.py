@@ -15,20 +15,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestration.publish.adapters import OutboxAdapter
+from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncSettings, sync_audience
 
 AUDIENCE = "aud_test"
 GROUP = 102
 
 
-def _make_warehouse(path: Path, members: list[dict], suppressed: list[tuple]) -> None:
+def _make_warehouse(
+    path: Path, members: list[dict], suppressed: list[tuple], audience: str = AUDIENCE
+) -> None:
     """An audience table with the audiences' columns, and a suppression list."""
     with duckdb.connect(str(path)) as con:
         con.execute("create schema if not exists audiences")
         con.execute("create schema if not exists marts")
         con.execute(
             f"""
-            create or replace table audiences.{AUDIENCE} (
+            create or replace table audiences.{audience} (
                 audience varchar, email varchar, customer_id bigint, first_name varchar,
                 lifecycle_stage varchar, rfm_segment varchar, is_vip boolean,
                 favourite_brand varchar, favourite_category varchar, order_count bigint,
@@ -43,10 +46,10 @@ def _make_warehouse(path: Path, members: list[dict], suppressed: list[tuple]) ->
         )
         if members:
             con.executemany(
-                f"insert into audiences.{AUDIENCE} (audience, email, first_name, reason, "
+                f"insert into audiences.{audience} (audience, email, first_name, reason, "
                 "is_holdout, run_date) values (?, ?, ?, ?, ?, date '2025-01-31')",
                 [
-                    (AUDIENCE, m["email"], m.get("first_name", "Ann"), "test", m["holdout"])
+                    (audience, m["email"], m.get("first_name", "Ann"), "test", m["holdout"])
                     for m in members
                 ],
             )
@@ -58,21 +61,24 @@ def _people(n: int, start: int = 0) -> list[dict]:
     return [{"email": f"p{i}@example.com", "holdout": i % 10 == 0} for i in range(start, start + n)]
 
 
-def _sync(path: Path, outbox: Path, run_id: str, **options) -> object:
+def _sync(path: Path, outbox: Path, run_id: str, audience: str = AUDIENCE, **options) -> object:
     adapter = OutboxAdapter(outbox, max_batch=options.pop("max_batch", 40))
     with duckdb.connect(str(path)) as con:
         return sync_audience(
             con,
-            AUDIENCE,
+            audience,
             adapter,
             run_id,
             SyncSettings(list_name="Test list", asm_group_id=GROUP, **options),
         )
 
 
-def _state(path: Path) -> set[str]:
+def _state(path: Path, audience: str = AUDIENCE) -> set[str]:
     with duckdb.connect(str(path), read_only=True) as con:
-        return {e for (e,) in con.execute("select email from publish.member_state").fetchall()}
+        rows = con.execute(
+            "select email from publish.member_state where audience = ?", [audience]
+        ).fetchall()
+    return {e for (e,) in rows}
 
 
 def _outbox_rows(outbox: Path, action: str) -> list[str]:
@@ -162,6 +168,7 @@ import os, sys
 from pathlib import Path
 import duckdb
 from orchestration.publish.adapters import OutboxAdapter
+from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import SyncSettings, sync_audience
 
 class CrashingOutbox(OutboxAdapter):
@@ -238,3 +245,35 @@ def test_no_suppressed_contact_is_ever_published(
     assert not published & blocked
     assert not published & {m["email"] for m in members if m["holdout"]}
     assert published == _state(path) == _expected(members, suppressed)
+
+
+def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_path: Path) -> None:
+    path, outbox = tmp_path / "warehouse.duckdb", tmp_path / "outbox"
+    both = [{"email": f"p{i}@example.com", "holdout": False} for i in range(20)]
+    only_low = [{"email": f"p{i}@example.com", "holdout": False} for i in range(20, 30)]
+    _make_warehouse(path, both, [], audience="aud_high")
+    _make_warehouse(path, both + only_low, [], audience="aud_low")
+    priorities = [("aud_high", 90), ("aud_low", 10)]
+
+    def publish_day(run: str) -> dict[str, int]:
+        with duckdb.connect(str(path)) as con:
+            lost = compute_caps(con, priorities, "outbox", cap=1, window_days=7)
+        for audience, _ in priorities:
+            _sync(path, outbox, run, audience=audience, capped_table=CAPPED_TABLE)
+        return lost
+
+    def reasons() -> dict[str, str]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            sql = "select email, reason from publish.capped_members where audience = 'aud_low'"
+            return dict(con.execute(sql).fetchall())
+
+    assert publish_day("day-1") == {"aud_low": 20}
+    assert reasons()["p5@example.com"].startswith("in 2 audiences today; the cap keeps the 1")
+    assert _state(path, "aud_high") == {m["email"] for m in both}
+    assert _state(path, "aud_low") == {m["email"] for m in only_low}
+    # Ten leave the high-priority audience; they entered it today, so the window keeps them
+    # out of the low one for now.
+    _make_warehouse(path, both[10:], [], audience="aud_high")
+    assert publish_day("day-2") == {"aud_low": 20}
+    assert _state(path, "aud_low") == {m["email"] for m in only_low}
+    assert reasons()["p0@example.com"] == "entered 1 other audiences in the last 7 days"

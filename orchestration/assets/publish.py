@@ -1,7 +1,8 @@
 """One publish asset per audience, generated from the dbt manifest.
 
-Each depends on its audience model, whose blocking `audience_gate` must pass first, and syncs
-it to the configured target with the engine in `orchestration.publish.engine`. A sync the
+Each depends on its audience model, whose blocking `audience_gate` must pass first, and on
+the frequency cap across audiences (`publish/frequency_caps`), and syncs it to the configured
+target with the engine in `orchestration.publish.engine`. A sync the
 circuit breaker refuses fails the asset with the reason; nothing is sent.
 """
 
@@ -16,6 +17,8 @@ from dagster import (
 
 from orchestration.assets.audiences import AudienceSpec, audience_specs
 from orchestration.assets.ingest import WAREHOUSE_POOL
+from orchestration.dbt_project import project_var
+from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
@@ -40,10 +43,45 @@ def _metadata(report: SyncReport) -> dict:
     }
 
 
+CAPS_KEY = AssetKey(["publish", "frequency_caps"])
+
+
+def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
+    cap = int(project_var("frequency_cap_audiences"))
+    window = int(project_var("frequency_cap_window_days"))
+    priorities = [(s.name, int(s.settings.get("priority", 0))) for s in specs]
+
+    @asset(
+        key=CAPS_KEY,
+        deps=[s.key for s in specs],
+        group_name="publish",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description=f"Frequency cap across audiences: at most {cap} at once, highest priority "
+        f"first, and at most {cap} entries in {window} days (dbt vars frequency_cap_*).",
+    )
+    def frequency_caps(
+        context: AssetExecutionContext,
+        warehouse: DuckDBWarehouse,
+        publish_target: PublishTarget,
+    ) -> MaterializeResult:
+        with warehouse.connect() as con:
+            lost = compute_caps(con, priorities, publish_target.target, cap, window)
+        context.log.info(f"frequency cap holds back {sum(lost.values())} memberships")
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(lost.values()),
+                **{f"capped: {name}": lost.get(name, 0) for name, _ in priorities},
+            }
+        )
+
+    return frequency_caps
+
+
 def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey(["publish", spec.name]),
-        deps=[spec.key],
+        deps=[spec.key, CAPS_KEY],
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
@@ -62,6 +100,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
             asm_group_id=spec.settings.get("asm_group_id"),
             dry_run=publish_target.dry_run,
             force=publish_target.force,
+            capped_table=CAPPED_TABLE,
         )
         adapter = publish_target.adapter()
         with warehouse.connect() as con:
@@ -80,4 +119,5 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
 
 
 def build_publish_assets() -> list[AssetsDefinition]:
-    return [build_publish_asset(spec) for spec in audience_specs()]
+    specs = audience_specs()
+    return [build_caps_asset(specs), *(build_publish_asset(spec) for spec in specs)]

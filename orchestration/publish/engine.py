@@ -50,6 +50,7 @@ class SyncSettings:
     asm_group_id: int | None = None  # its unsubscribers must not be mailed either
     dry_run: bool = False
     force: bool = False
+    capped_table: str | None = None  # (audience, email) held back by the frequency cap
 
 
 @dataclass
@@ -83,6 +84,7 @@ def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
             attributes json,
             attributes_hash varchar not null,
             batch_id varchar not null,
+            added_at timestamptz not null,  -- the first confirmed add: the entry into the list
             confirmed_at timestamptz not null,
             primary key (audience, target, email)
         )
@@ -149,6 +151,12 @@ def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def _desired_sql(audience: str, settings: SyncSettings) -> str:
     attributes = ", ".join(f"{a} := a.{a}" for a in ATTRIBUTES)
+    capped = ""
+    if settings.capped_table:
+        capped = (
+            f" and a.email not in (select email from {settings.capped_table} "
+            f"where audience = '{audience}')"
+        )
     group = ""
     if settings.asm_group_id is not None:
         group = f" or s.asm_group_id = {int(settings.asm_group_id)}"
@@ -157,7 +165,7 @@ def _desired_sql(audience: str, settings: SyncSettings) -> str:
         from (
             select a.email, to_json(struct_pack({attributes})) as attributes
             from {AUDIENCE_SCHEMA}.{audience} a
-            where not a.is_holdout
+            where not a.is_holdout{capped}
                 and a.email not in (
                     select s.email from marts.suppressions s
                     where s.asm_group_id is null{group}
@@ -209,11 +217,16 @@ def _send(
         else:
             con.execute(
                 f"""
-                insert or replace into {PUBLISH_SCHEMA}.member_state
+                insert into {PUBLISH_SCHEMA}.member_state
                 select '{audience}', '{target}', m.email, m.attributes, m.attributes_hash,
-                    m.batch_id, current_timestamp
+                    m.batch_id, current_timestamp, current_timestamp
                 from {PUBLISH_SCHEMA}.batch_members m
                 where m.batch_id = ? and m.email in (select email from confirmed)
+                on conflict (audience, target, email) do update set
+                    attributes = excluded.attributes,
+                    attributes_hash = excluded.attributes_hash,
+                    batch_id = excluded.batch_id,
+                    confirmed_at = excluded.confirmed_at
                 """,
                 [batch_id],
             )
