@@ -22,7 +22,7 @@ defs = Definitions(
     assets=[
         *build_ingest_assets(partitions),
         build_dbt_assets(settings.timezone),
-        *build_publish_assets(),
+        *build_publish_assets(settings.timezone),
     ],
     asset_checks=[*build_gate_checks(), *build_audience_checks()],
     jobs=[daily_refresh],

@@ -157,7 +157,7 @@ def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
 
 def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None:
     _, second, _, warehouse, _, published, runs = two_days
-    assert {a for a, _ in published} == {*AUDIENCES, "frequency_caps"}
+    assert {a for a, _ in published} == {*AUDIENCES, "frequency_caps", "audience_entries"}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         state = con.execute(
             "select audience, email from publish.member_state where target = 'outbox'"
@@ -179,3 +179,31 @@ def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None
         for a in AUDIENCES
     )
     assert changes > 0, "members enter and leave audiences from one day to the next"
+
+
+def test_entries_and_the_holdout_read_out_follow_the_audiences(two_days) -> None:
+    first, second, _, warehouse, *_ = two_days
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        open_spells = set(
+            con.execute(
+                "select audience, email from publish.audience_entries where left_on is null"
+            ).fetchall()
+        )
+        left = set(
+            con.execute(
+                "select audience, email from publish.audience_entries where left_on = ?",
+                [DAY_2],
+            ).fetchall()
+        )
+        results = con.execute(
+            "select audience, treatment_members + holdout_members, conversion_lift, "
+            "conversion_lift_low_95, conversion_lift_high_95 from marts.holdout_results"
+        ).fetchall()
+    assert open_spells == set(second)
+    assert left == set(first) - set(second)
+    members = {a: n for a, n, *_ in results}
+    entered = collections.Counter(a for a, _ in set(first) | set(second))
+    assert members == {a: entered[a] for a in members} and members
+    for _, _, lift, low, high in results:
+        if lift is not None and low is not None:
+            assert low <= lift <= high

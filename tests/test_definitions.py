@@ -55,6 +55,8 @@ EXPECTED_GROUPS = {
     "audiences/aud_win_back": "audiences",
     **{f"publish/{a}": "publish" for a in AUDIENCES},
     "publish/frequency_caps": "publish",
+    "publish/audience_entries": "publish",
+    "marts/holdout_results": "marts",
 }
 
 

@@ -6,6 +6,9 @@ target with the engine in `orchestration.publish.engine`. A sync the
 circuit breaker refuses fails the asset with the reason; nothing is sent.
 """
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -16,10 +19,12 @@ from dagster import (
 )
 
 from orchestration.assets.audiences import AudienceSpec, audience_specs
+from orchestration.assets.dbt import run_date_for
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import project_var
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
+from orchestration.publish.entries import ENTRIES_TABLE, build_holdout_results, record_entries
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
 
@@ -118,6 +123,66 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
     return _publish
 
 
-def build_publish_assets() -> list[AssetsDefinition]:
+ENTRIES_KEY = AssetKey(["publish", "audience_entries"])
+
+
+def build_entries_asset(specs: list[AudienceSpec], shop_timezone: str) -> AssetsDefinition:
+    @asset(
+        key=ENTRIES_KEY,
+        deps=[s.key for s in specs],
+        group_name="publish",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description="Who entered and left each audience when, holdout included "
+        "(publish.audience_entries): the cohorts of the holdout read-out.",
+    )
+    def audience_entries(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        run_date = run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+        with warehouse.connect() as con:
+            changes = record_entries(con, [s.name for s in specs], run_date)
+            open_spells = con.execute(
+                f"select count(*) from {ENTRIES_TABLE} where left_on is null"
+            ).fetchall()[0][0]
+        metadata = {"dagster/row_count": open_spells, "run_date": run_date.isoformat()}
+        for name, (entered, left) in changes.items():
+            metadata[f"entered: {name}"] = entered
+            metadata[f"left: {name}"] = left
+        return MaterializeResult(metadata=metadata)
+
+    return audience_entries
+
+
+def build_holdout_results_asset(shop_timezone: str) -> AssetsDefinition:
+    window = int(project_var("holdout_window_days"))
+
+    @asset(
+        key=AssetKey(["marts", "holdout_results"]),
+        deps=[ENTRIES_KEY, AssetKey(["intermediate", "int_orders_completed"])],
+        group_name="marts",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description=f"Per audience and entry month: members, conversion and revenue per member "
+        f"in treatment and holdout over {window} days after entry (dbt var "
+        "holdout_window_days), the absolute and relative lift and a 95% interval.",
+    )
+    def holdout_results(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        run_date = run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+        with warehouse.connect() as con:
+            rows = build_holdout_results(con, run_date, window)
+        return MaterializeResult(metadata={"dagster/row_count": rows, "window_days": window})
+
+    return holdout_results
+
+
+def build_publish_assets(shop_timezone: str) -> list[AssetsDefinition]:
     specs = audience_specs()
-    return [build_caps_asset(specs), *(build_publish_asset(spec) for spec in specs)]
+    return [
+        build_caps_asset(specs),
+        *(build_publish_asset(spec) for spec in specs),
+        build_entries_asset(specs, shop_timezone),
+        build_holdout_results_asset(shop_timezone),
+    ]
