@@ -148,12 +148,12 @@ def test_the_circuit_breaker_refuses_a_large_change_unless_forced(
     _make_warehouse(warehouse, _people(30), [])
     with pytest.raises(
         CircuitBreakerOpen,
-        match=r"1 adds and 63 removes would change 72% of the 89 members .* allows 50%",
+        match=r"1 adds and 63 removes would change 72% of the 89 members .* allows 50% .* once 10",
     ):
-        _sync(warehouse, outbox, "run-2", max_change_share=0.5)
+        _sync(warehouse, outbox, "run-2", max_change_share=0.5, min_change_rows=10)
     assert _state(warehouse) == before
     assert not (outbox / AUDIENCE / "run-2").exists()
-    forced = _sync(warehouse, outbox, "run-3", max_change_share=0.5, force=True)
+    forced = _sync(warehouse, outbox, "run-3", max_change_share=0.5, min_change_rows=10, force=True)
     assert forced.removes > 50 and _state(warehouse) == _expected(_people(30), [])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         refused = con.execute("select refused from publish.sync_log where run_id = 'run-2'")

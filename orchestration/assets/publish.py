@@ -84,6 +84,8 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
 
 
 def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
+    min_change_rows = int(project_var("publish_min_change_rows"))
+
     @asset(
         key=AssetKey(["publish", spec.name]),
         deps=[spec.key, CAPS_KEY],
@@ -106,6 +108,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
             dry_run=publish_target.dry_run,
             force=publish_target.force,
             capped_table=CAPPED_TABLE,
+            min_change_rows=int(spec.settings.get("min_change_rows", min_change_rows)),
         )
         adapter = publish_target.adapter()
         with warehouse.connect() as con:

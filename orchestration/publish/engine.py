@@ -51,6 +51,7 @@ class SyncSettings:
     dry_run: bool = False
     force: bool = False
     capped_table: str | None = None  # (audience, email) held back by the frequency cap
+    min_change_rows: int = 100  # below this many adds + removes the breaker stays closed
 
 
 @dataclass
@@ -308,12 +309,14 @@ def sync_audience(
     )
     change = report.adds + report.removes
     bound = settings.max_change_share * report.previous
-    if report.previous and change > bound and not settings.force:
+    breaks = change > bound and change >= settings.min_change_rows
+    if report.previous and breaks and not settings.force:
         report.refused = (
             f"{audience} -> {target}: {report.adds} adds and {report.removes} removes would "
             f"change {change / report.previous:.0%} of the {report.previous} members the "
             f"target has; the audience allows {settings.max_change_share:.0%} "
-            "(meta.audience.max_change_share). Nothing was sent. Check the audience, then "
+            f"(meta.audience.max_change_share) once {settings.min_change_rows} members change. "
+            "Nothing was sent. Check the audience, then "
             "publish with force if the change is intended."
         )
     elif not settings.dry_run and change + report.updates:

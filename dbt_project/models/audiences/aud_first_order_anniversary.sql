@@ -1,9 +1,10 @@
 -- Customers whose first order was on this day of an earlier year (29 February counts on 28 February).
+-- A new list every day: only a surge should trip the circuit breaker (max_change_share 3).
 {{ config(meta={'audience': {
     'list_name': 'First-order anniversary',
     'holdout_share': 0.1,
     'priority': 85,
-    'max_change_share': 0.5,
+    'max_change_share': 3.0,
     'cadence': 'daily',
 }}) }}
 
