@@ -61,6 +61,11 @@ def run_date_for(tags: Mapping[str, str], today: dt.date) -> dt.date:
     return covered[1] if covered else today
 
 
+def run_date_of(context: AssetExecutionContext, shop_timezone: str) -> dt.date:
+    """`run_date_for` of a running step."""
+    return run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+
+
 def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:
     variables = {"run_date": run_date.isoformat(), "shop_timezone": shop_timezone}
     return ["build", "--vars", json.dumps(variables, sort_keys=True)]
@@ -97,8 +102,7 @@ def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
     def lifecycle_dbt_models(
         context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: DuckDBWarehouse
     ):
-        today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
-        run_date = run_date_for(context.run.tags, today)
+        run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
         args = dbt_build_args(run_date, shop_timezone)
         invocation = dbt.cli(args, context=context, raise_on_error=False)

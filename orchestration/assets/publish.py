@@ -6,9 +6,6 @@ target with the engine in `orchestration.publish.engine`. A sync the
 circuit breaker refuses fails the asset with the reason; nothing is sent.
 """
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -19,7 +16,7 @@ from dagster import (
 )
 
 from orchestration.assets.audiences import AudienceSpec, audience_specs
-from orchestration.assets.dbt import run_date_for
+from orchestration.assets.dbt import run_date_of
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import project_var
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
@@ -142,7 +139,7 @@ def build_entries_asset(specs: list[AudienceSpec], shop_timezone: str) -> Assets
     def audience_entries(
         context: AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        run_date = run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+        run_date = run_date_of(context, shop_timezone)
         with warehouse.connect() as con:
             changes = record_entries(con, [s.name for s in specs], run_date)
             open_spells = con.execute(
@@ -173,7 +170,7 @@ def build_holdout_results_asset(shop_timezone: str) -> AssetsDefinition:
     def holdout_results(
         context: AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        run_date = run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+        run_date = run_date_of(context, shop_timezone)
         with warehouse.connect() as con:
             rows = build_holdout_results(con, run_date, window)
         return MaterializeResult(metadata={"dagster/row_count": rows, "window_days": window})
