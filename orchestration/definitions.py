@@ -9,23 +9,29 @@ from orchestration.assets import (
     build_ingest_assets,
     build_publish_assets,
 )
-from orchestration.jobs import daily_refresh
+from orchestration.assets.audiences import audience_specs
+from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
-from orchestration.schedules import daily_refresh_schedule
+from orchestration.schedules import build_cart_schedule, build_daily_schedule
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
 partitions = daily_partitions(settings)
+dbt_models = build_dbt_assets(settings.timezone)
+cart_job = build_cart_job(dbt_models, audience_specs())
 
 defs = Definitions(
     assets=[
         *build_ingest_assets(partitions),
-        build_dbt_assets(settings.timezone),
+        dbt_models,
         *build_publish_assets(settings.timezone),
     ],
-    asset_checks=[*build_gate_checks(), *build_audience_checks()],
-    jobs=[daily_refresh],
-    schedules=[daily_refresh_schedule],
+    asset_checks=[*build_gate_checks(settings.timezone), *build_audience_checks()],
+    jobs=[daily_refresh, cart_job],
+    schedules=[
+        build_daily_schedule(daily_refresh, settings.timezone),
+        build_cart_schedule(cart_job, settings.timezone),
+    ],
     resources=build_resources(settings),
 )

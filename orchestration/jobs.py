@@ -1,13 +1,42 @@
-"""Jobs: the daily refresh of the whole graph."""
+"""Jobs: the daily refresh of the whole graph, and the 15-minute cart-abandonment job.
 
-from dagster import AssetSelection, define_asset_job
+Both carry the warehouse tag, whose run limit in dagster.yaml queues them one at a time:
+DuckDB has one writer.
+"""
+
+from dagster import AssetKey, AssetsDefinition, AssetSelection, define_asset_job
+from dagster_dbt import build_dbt_asset_selection
+
+from orchestration.assets.audiences import INTRADAY_TAG, AudienceSpec
+from orchestration.assets.ingest import raw_asset_key
+from orchestration.ingest.sources import CHECKOUTS
 
 DAILY_JOB_NAME = "daily_refresh"
+CART_JOB_NAME = "cart_abandonment"
+WAREHOUSE_TAGS = {"lifecycle/warehouse": "duckdb"}
 
 daily_refresh = define_asset_job(
     DAILY_JOB_NAME,
     selection=AssetSelection.all(),
-    # Queued one at a time by the run limit on this tag in dagster.yaml: one DuckDB writer.
-    tags={"lifecycle/warehouse": "duckdb"},
+    tags=WAREHOUSE_TAGS,
     description="Ingest the day's landing files and rebuild everything downstream of them.",
 )
+
+
+def build_cart_job(dbt_assets: AssetsDefinition, specs: list[AudienceSpec]):
+    """Today's checkouts, the dbt models tagged `intraday` and the publish assets of those
+    audiences: the cart steps go out within the hour, without rebuilding the daily marts
+    (profiles, suppressions and orders are those of the last daily run)."""
+    checkouts = [raw_asset_key(table.name) for table in CHECKOUTS.tables]
+    cart = [s for s in specs if s.intraday]
+    publish = [AssetKey(["publish", s.name]) for s in cart]
+    # The audiences again by key: a dbt selection leaves out their audience_gate checks.
+    audiences = [s.key for s in cart]
+    return define_asset_job(
+        CART_JOB_NAME,
+        selection=AssetSelection.assets(*checkouts, *audiences, *publish)
+        | build_dbt_asset_selection([dbt_assets], dbt_select=f"tag:{INTRADAY_TAG}"),
+        tags=WAREHOUSE_TAGS,
+        description="Every 15 minutes when its schedule is on: load today's checkout files, "
+        f"rebuild the dbt models tagged {INTRADAY_TAG} and publish the cart-abandonment steps.",
+    )

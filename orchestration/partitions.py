@@ -11,9 +11,12 @@ from orchestration.settings import Settings
 
 
 def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    """One partition per shop-local day, from the configured first day up to yesterday."""
+    """One partition per shop-local day, from the configured first day up to today.
+
+    Today is open: the cart job reloads its checkouts every 15 minutes; the nightly schedule
+    fills the previous day once it is over."""
     return DailyPartitionsDefinition(
-        start_date=settings.partitions_start.isoformat(), timezone=settings.timezone
+        start_date=settings.partitions_start.isoformat(), timezone=settings.timezone, end_offset=1
     )
 
 

@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DefaultScheduleStatus, Definitions
+from dagster import (
+    AssetKey,
+    DefaultScheduleStatus,
+    Definitions,
+    build_schedule_context,
+    instance_for_test,
+)
 
 from orchestration.assets.dbt import dbt_build_args, group_for_node, run_date_for
 from orchestration.settings import PROJECT_ROOT
@@ -35,6 +41,7 @@ EXPECTED_GROUPS = {
     "intermediate/int_contacts_unified": "intermediate",
     "intermediate/int_customer_seasons": "intermediate",
     "intermediate/int_customer_preferences": "intermediate",
+    "intermediate/int_abandoned_checkouts": "intermediate",
     "marts/customer_rfm": "marts",
     "marts/customer_churn": "marts",
     "marts/customer_lifecycle": "marts",
@@ -42,6 +49,9 @@ EXPECTED_GROUPS = {
     "marts/email_engagement": "marts",
     "marts/suppressions": "marts",
     "marts/retention_metrics_monthly": "marts",
+    "audiences/aud_cart_abandonment_1h": "audiences",
+    "audiences/aud_cart_abandonment_24h": "audiences",
+    "audiences/aud_cart_abandonment_3d": "audiences",
     "audiences/aud_cross_sell_brand": "audiences",
     "audiences/aud_first_order_anniversary": "audiences",
     "audiences/aud_lapsed_long": "audiences",
@@ -113,13 +123,27 @@ def test_dbt_tests_are_blocking_asset_checks(defs: Definitions) -> None:
     assert all(c.blocking for c in checks.values())  # every test here has error severity
 
 
-def test_daily_job_and_its_schedule_are_off_by_default(defs: Definitions) -> None:
-    job = defs.resolve_job_def("daily_refresh")
-    assert job.tags["lifecycle/warehouse"] == "duckdb"
-    assert [s.name for s in defs.schedules] == ["daily_refresh_schedule"]
-    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
-    assert schedule.default_status == DefaultScheduleStatus.STOPPED
-    assert schedule.job_name == "daily_refresh"
+def test_jobs_and_their_schedules_are_off_by_default(defs: Definitions) -> None:
+    for job_name in ("daily_refresh", "cart_abandonment"):
+        assert defs.resolve_job_def(job_name).tags["lifecycle/warehouse"] == "duckdb"
+    names = {s.name: s.job_name for s in defs.schedules}
+    assert names == {
+        "daily_refresh_schedule": "daily_refresh",
+        "cart_abandonment_schedule": "cart_abandonment",
+    }
+    for name in names:
+        assert defs.resolve_schedule_def(name).default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_the_nightly_run_fills_yesterday_and_the_cart_job_today(defs: Definitions) -> None:
+    at = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.UTC)
+    with instance_for_test() as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=at)
+        nightly = defs.resolve_schedule_def("daily_refresh_schedule")(context)
+        cart = defs.resolve_schedule_def("cart_abandonment_schedule")(context)
+    assert nightly.partition_key == "2025-03-03"
+    assert cart.partition_key == "2025-03-04"
+    assert defs.resolve_schedule_def("cart_abandonment_schedule").cron_schedule == "*/15 * * * *"
 
 
 def test_resources_follow_the_settings(defs: Definitions, isolated_env: Path) -> None:
@@ -157,10 +181,20 @@ def test_run_date_is_the_runs_last_partition_or_today() -> None:
     assert run_date_for(range_tags, today) == dt.date(2025, 12, 30)
 
 
-def test_dbt_build_args_pass_the_run_date_and_time_zone() -> None:
-    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin")
+def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
+    later = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later)
     assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {"run_date": "2025-12-30", "shop_timezone": "Europe/Berlin"}
+    # A past day is computed as of its end in Berlin (23:00 UTC in winter).
+    assert json.loads(args[2]) == {
+        "run_date": "2025-12-30",
+        "run_at": "2025-12-30 23:00:00",
+        "shop_timezone": "Europe/Berlin",
+    }
+    # Today (not over yet) is computed as of now.
+    during = dt.datetime(2025, 12, 30, 9, 15, 7, tzinfo=dt.UTC)
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during)
+    assert json.loads(args[2])["run_at"] == "2025-12-30 09:15:07"
 
 
 def test_dbt_folders_become_groups() -> None:

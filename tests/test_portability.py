@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from tests.conftest import AUDIENCES, SMALL
 from tests.postgres import PostgresServer, copy_raw_tables, find_pg_bin, start_server, stop_server
 
 RUN_DATE = SMALL.end_date.isoformat()
+RUN_AT = f"{SMALL.end_date + dt.timedelta(days=1)} 00:00:00"  # the end of the run date, UTC
 MARTS = {
     "marts.customer_rfm": "email",
     "marts.customer_lifecycle": "email",
@@ -69,7 +71,7 @@ def _dbt_build(target: str, env: dict[str, str], target_path: Path) -> None:
             "--project-dir", str(dbt_project.project_dir),
             "--profiles-dir", str(dbt_project.profiles_dir),
             "--target-path", str(target_path),
-            "--vars", f'{{"run_date": "{RUN_DATE}"}}',
+            "--vars", json.dumps({"run_date": RUN_DATE, "run_at": RUN_AT}),
         ],
         env={**os.environ, **env},
         capture_output=True,

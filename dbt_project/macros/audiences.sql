@@ -3,7 +3,10 @@
     ends with `audience_members('eligible')`, which adds the personalisation attributes, drops
     everyone who must not be mailed and flags the holdout. Its publishing settings live in the
     model's `meta.audience` (list_name, holdout_share, priority, max_change_share, cadence,
-    and asm_group_id: the unsubscribe group its mail is sent under).
+    and asm_group_id: the unsubscribe group its mail is sent under). An audience may carry
+    attributes of its own (`meta.audience.attributes`: column -> type), selected by
+    `eligible` and published with the shared ones; `holdout_key` lets the steps of one series
+    share their holdout; `frequency_capped: false` leaves it out of the cross-audience cap.
 -#}
 
 {#- The model's `meta.audience` (known once the project is parsed; empty while parsing). -#}
@@ -58,9 +61,13 @@ members as (
         p.last_order_date,
         p.first_order_date,
         e.reason,
+        {%- for column in settings.get('attributes', {}) %}
+        e.{{ column }},
+        {%- endfor %}
         {{ hash_bucket(dbt.concat(["e.email", "':'", "'" ~ holdout_key ~ "'"])) }}
             < {{ (share * 10000) | round | int }} as is_holdout,
-        {{ run_date() }} as run_date
+        {{ run_date() }} as run_date,
+        {{ run_at() }} as as_of
     from {{ eligible }} e
     join profile p on p.email = e.email
     left join preferences pr on pr.email = e.email
@@ -74,4 +81,22 @@ select
     '{{ model.name }}' as audience,
     members.*
 from members
+{%- endmacro %}
+
+{#-
+    The contacts due for one step of the cart-abandonment series (int_abandoned_checkouts),
+    with the checkout to bring them back to: the `eligible` of the aud_cart_abandonment_* models.
+-#}
+{% macro cart_abandonment_eligible(step) -%}
+    select
+        email,
+        'step {{ step }}: checkout left unfinished at '
+            || cast(abandoned_at as {{ dbt.type_string() }}) || ' UTC' as reason,
+        checkout_url,
+        cart_total,
+        cart_currency,
+        cart_item_count,
+        abandoned_at
+    from {{ ref('int_abandoned_checkouts') }}
+    where series_step = {{ step }}
 {%- endmacro %}

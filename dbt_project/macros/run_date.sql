@@ -6,3 +6,24 @@
         current_date
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    The as-of moment of the run, a UTC timestamp: the `run_at` var, or now when it is empty.
+    Dagster passes the end of the run date in the shop's zone, or now if that is earlier, so a
+    backfilled day is judged as of its own end and today's runs as of the moment they run.
+-#}
+{% macro run_at() -%}
+    {%- if var('run_at', '') -%}
+        cast('{{ var("run_at") }}' as timestamp)
+    {%- else -%}
+        {{ adapter.dispatch('utc_now', 'lifecycle')() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__utc_now() -%}
+    timezone('UTC', now())
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    (now() at time zone 'UTC')
+{%- endmacro %}

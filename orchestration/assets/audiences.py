@@ -15,16 +15,30 @@ from dagster import AssetKey
 from orchestration.assets.dbt import LifecycleDbtTranslator
 from orchestration.dbt_project import dbt_project, project_var
 
+# dbt tag of the models the 15-minute cart job rebuilds (checkouts staging, cart steps).
+INTRADAY_TAG = "intraday"
+
 
 @dataclass(frozen=True)
 class AudienceSpec:
     name: str  # the dbt model
     key: AssetKey  # its Dagster asset
     settings: Mapping[str, Any]  # meta.audience, with the unsubscribe group filled in
+    tags: tuple[str, ...] = ()  # the model's dbt tags
 
     @property
     def list_name(self) -> str:
         return str(self.settings.get("list_name") or self.name)
+
+    @property
+    def frequency_capped(self) -> bool:
+        """Counts towards the cap across audiences (the cart steps, a series, do not)."""
+        return bool(self.settings.get("frequency_capped", True))
+
+    @property
+    def intraday(self) -> bool:
+        """Rebuilt and published by the 15-minute cart job (dbt tag `intraday`)."""
+        return INTRADAY_TAG in self.tags
 
 
 def audience_specs() -> list[AudienceSpec]:
@@ -38,5 +52,6 @@ def audience_specs() -> list[AudienceSpec]:
             continue
         settings = {"asm_group_id": default_group, **meta}
         key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
-        specs.append(AudienceSpec(name=node["name"], key=key, settings=settings))
+        tags = tuple(node.get("tags", ()))
+        specs.append(AudienceSpec(name=node["name"], key=key, settings=settings, tags=tags))
     return specs

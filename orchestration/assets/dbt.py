@@ -66,8 +66,21 @@ def run_date_of(context: AssetExecutionContext, shop_timezone: str) -> dt.date:
     return run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
 
 
-def dbt_build_args(run_date: dt.date, shop_timezone: str) -> list[str]:
-    variables = {"run_date": run_date.isoformat(), "shop_timezone": shop_timezone}
+def run_at_for(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> dt.datetime:
+    """The moment to compute as of (UTC): the end of the run date in the shop's zone, or now
+    if that is earlier. A backfilled day is judged as of its end, today as of this moment."""
+    day_end = dt.datetime.combine(
+        run_date + dt.timedelta(days=1), dt.time(), ZoneInfo(shop_timezone)
+    )
+    return min(day_end, now).astimezone(dt.UTC)
+
+
+def dbt_build_args(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> list[str]:
+    variables = {
+        "run_date": run_date.isoformat(),
+        "run_at": f"{run_at_for(run_date, shop_timezone, now):%Y-%m-%d %H:%M:%S}",
+        "shop_timezone": shop_timezone,
+    }
     return ["build", "--vars", json.dumps(variables, sort_keys=True)]
 
 
@@ -104,7 +117,7 @@ def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
     ):
         run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        args = dbt_build_args(run_date, shop_timezone)
+        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC))
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
         events = list(invocation.stream())

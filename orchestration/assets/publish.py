@@ -1,9 +1,11 @@
 """One publish asset per audience, generated from the dbt manifest.
 
 Each depends on its audience model, whose blocking `audience_gate` must pass first, and on
-the frequency cap across audiences (`publish/frequency_caps`), and syncs it to the configured
-target with the engine in `orchestration.publish.engine`. A sync the
-circuit breaker refuses fails the asset with the reason; nothing is sent.
+the frequency cap across audiences (`publish/frequency_caps`) unless the audience is left out
+of it (`frequency_capped: false`, the cart-abandonment steps, which the 15-minute job
+publishes on their own), and syncs it to the configured target with the engine in
+`orchestration.publish.engine`. A sync the circuit breaker refuses fails the asset with the
+reason; nothing is sent.
 """
 
 from dagster import (
@@ -42,6 +44,8 @@ def _metadata(report: SyncReport) -> dict:
         "failed_members": report.failed,
         "dry_run": report.dry_run,
         "sync_seconds": report.seconds,
+        "as_of": report.as_of.isoformat() if report.as_of else "",
+        "skipped": report.skipped or "",
     }
 
 
@@ -51,11 +55,12 @@ CAPS_KEY = AssetKey(["publish", "frequency_caps"])
 def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     cap = int(project_var("frequency_cap_audiences"))
     window = int(project_var("frequency_cap_window_days"))
-    priorities = [(s.name, int(s.settings.get("priority", 0))) for s in specs]
+    capped = [s for s in specs if s.frequency_capped]
+    priorities = [(s.name, int(s.settings.get("priority", 0))) for s in capped]
 
     @asset(
         key=CAPS_KEY,
-        deps=[s.key for s in specs],
+        deps=[s.key for s in capped],
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
@@ -85,7 +90,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
 
     @asset(
         key=AssetKey(["publish", spec.name]),
-        deps=[spec.key, CAPS_KEY],
+        deps=[spec.key, CAPS_KEY] if spec.frequency_capped else [spec.key],
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
@@ -104,8 +109,9 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
             asm_group_id=spec.settings.get("asm_group_id"),
             dry_run=publish_target.dry_run,
             force=publish_target.force,
-            capped_table=CAPPED_TABLE,
+            capped_table=CAPPED_TABLE if spec.frequency_capped else None,
             min_change_rows=int(spec.settings.get("min_change_rows", min_change_rows)),
+            extra_attributes=tuple(spec.settings.get("attributes", {})),
         )
         adapter = publish_target.adapter()
         with warehouse.connect() as con:
@@ -113,6 +119,9 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
                 report = sync_audience(con, spec.name, adapter, context.run.run_id, settings)
             except CircuitBreakerOpen as exc:
                 raise Failure(description=str(exc)) from exc
+        if report.skipped:
+            context.log.info(report.skipped)
+            return MaterializeResult(metadata=_metadata(report))
         context.log.info(
             f"{spec.name} -> {report.target}: +{report.adds} -{report.removes} "
             f"~{report.updates} in {report.batches} batches"

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -73,7 +74,7 @@ def _result(report: GateReport) -> AssetCheckResult:
     )
 
 
-def build_gate_check(spec: SourceSpec) -> AssetChecksDefinition:
+def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinition:
     """The gate of a source's main raw table (line items follow their parent's gate)."""
     table = spec.tables[0].name
 
@@ -101,7 +102,10 @@ def build_gate_check(spec: SourceSpec) -> AssetChecksDefinition:
                 ).fetchall()[0][0]
                 newest = newest or dt.date.today()
                 span = (newest, newest)
-            report = run_gate(con, table, span[0], span[1], quality, context.run.run_id)
+            today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
+            report = run_gate(
+                con, table, span[0], span[1], quality, context.run.run_id, open_day=today
+            )
         for failure in report.failures:
             context.log.warning(f"raw.{table} [{failure.rule}] {failure.message}")
         return _result(report)
@@ -109,8 +113,8 @@ def build_gate_check(spec: SourceSpec) -> AssetChecksDefinition:
     return _gate
 
 
-def build_gate_checks() -> list[AssetChecksDefinition]:
-    return [build_gate_check(spec) for spec in SOURCES]
+def build_gate_checks(shop_timezone: str) -> list[AssetChecksDefinition]:
+    return [build_gate_check(spec, shop_timezone) for spec in SOURCES]
 
 
 AUDIENCE_CHECK_NAME = "audience_gate"
@@ -120,6 +124,7 @@ def build_audience_check(
     key: AssetKey, name: str, settings: Mapping[str, Any]
 ) -> AssetChecksDefinition:
     asm_group_id = settings.get("asm_group_id")
+    attributes = settings.get("attributes", {})
 
     @asset_check(
         asset=key,
@@ -135,7 +140,7 @@ def build_audience_check(
         quality: QualityThresholds,
     ) -> AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            report = run_audience_gate(con, name, asm_group_id, quality)
+            report = run_audience_gate(con, name, asm_group_id, quality, attributes)
         for failure in report.failures:
             context.log.warning(f"{report.table} [{failure.rule}] {failure.message}")
         return _result(report)

@@ -8,7 +8,9 @@ in flight before it is sent and applied to the member state, with its per-member
 one transaction once the target confirms it. A run that dies between the two leaves the batch
 in flight; the next sync sends it again first (adapters are idempotent per batch id), then
 plans what is still different. A sync whose change is larger than the audience allows is
-refused before anything is sent, unless forced.
+refused before anything is sent, unless forced. An audience built as of an earlier moment
+than the state the target last received (a backfilled day, or the daily build of the cart
+steps after the 15-minute job sent a newer one) is not sent at all: it would undo newer news.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from orchestration.publish.adapters import Adapter, Batch, Member
 
 PUBLISH_SCHEMA = "publish"
 AUDIENCE_SCHEMA = "audiences"
-# What a target receives about each member besides the address.
+# What a target receives about each member besides the address (an audience may add its own).
 ATTRIBUTES = (
     "first_name",
     "lifecycle_stage",
@@ -52,6 +54,7 @@ class SyncSettings:
     force: bool = False
     capped_table: str | None = None  # (audience, email) held back by the frequency cap
     min_change_rows: int = 100  # below this many adds + removes the breaker stays closed
+    extra_attributes: tuple[str, ...] = ()  # the audience's own (meta.audience.attributes)
 
 
 @dataclass
@@ -69,6 +72,8 @@ class SyncReport:
     confirmed: int = 0
     failed: int = 0
     refused: str | None = None
+    skipped: str | None = None  # why nothing was compared or sent (an older audience)
+    as_of: dt.datetime | None = None  # the moment the audience was built as of
     dry_run: bool = False
     seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
@@ -148,10 +153,13 @@ def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    # Added after the first release: warehouses from then gain them here.
+    con.execute(f"alter table {PUBLISH_SCHEMA}.sync_log add column if not exists as_of timestamp")
+    con.execute(f"alter table {PUBLISH_SCHEMA}.sync_log add column if not exists skipped varchar")
 
 
 def _desired_sql(audience: str, settings: SyncSettings) -> str:
-    attributes = ", ".join(f"{a} := a.{a}" for a in ATTRIBUTES)
+    attributes = ", ".join(f"{a} := a.{a}" for a in (*ATTRIBUTES, *settings.extra_attributes))
     capped = ""
     if settings.capped_table:
         capped = (
@@ -278,6 +286,17 @@ def sync_audience(
         for plan_id in sorted({p for _, p in unfinished}):
             adapter.finish(audience, plan_id, {"audience": audience, "resumed_by": run_id})
 
+    report.as_of, last_as_of = _as_of(con, audience, where)
+    if report.as_of is not None and last_as_of is not None and report.as_of < last_as_of:
+        report.skipped = (
+            f"{audience} was built as of {report.as_of:%Y-%m-%d %H:%M} UTC, before the state "
+            f"{target} last received ({last_as_of:%Y-%m-%d %H:%M} UTC); nothing was sent. "
+            "A backfill does not republish old audiences; the next current run will."
+        )
+        report.seconds = round(time.perf_counter() - started, 3)
+        _log(con, report, started_at)
+        return report
+
     con.execute(f"create or replace temp table desired as {_desired_sql(audience, settings)}")
     con.execute(
         f"""
@@ -348,6 +367,25 @@ def sync_audience(
     return report
 
 
+def _as_of(
+    con: duckdb.DuckDBPyConnection, audience: str, where: str
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The moment the audience table was built as of, and that of the last state sent."""
+    has_as_of = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = ? and table_name = ? and column_name = 'as_of'",
+        [AUDIENCE_SCHEMA, audience],
+    ).fetchall()[0][0]
+    built = None
+    if has_as_of:
+        built = con.execute(f"select max(as_of) from {AUDIENCE_SCHEMA}.{audience}").fetchall()[0][0]
+    sent = con.execute(
+        f"select max(as_of) from {PUBLISH_SCHEMA}.sync_log "
+        f"where {where} and not dry_run and refused is null and skipped is null"
+    ).fetchall()[0][0]
+    return built, sent
+
+
 def _plan(
     con: duckdb.DuckDBPyConnection, audience: str, target: str, run_id: str, size: int
 ) -> None:
@@ -394,11 +432,13 @@ def _plan(
 
 def _log(con: duckdb.DuckDBPyConnection, r: SyncReport, started_at: dt.datetime) -> None:
     con.execute(
-        f"insert into {PUBLISH_SCHEMA}.sync_log values "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {PUBLISH_SCHEMA}.sync_log (run_id, audience, target, started_at, seconds, "
+        "dry_run, desired, previous, adds, removes, updates, resumed_batches, batches, "
+        "confirmed, failed, refused, as_of, skipped) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             r.run_id, r.audience, r.target, started_at, r.seconds, r.dry_run,
             r.desired, r.previous, r.adds, r.removes, r.updates,
-            r.resumed_batches, r.batches, r.confirmed, r.failed, r.refused,
+            r.resumed_batches, r.batches, r.confirmed, r.failed, r.refused, r.as_of, r.skipped,
         ],
     )  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,14 +109,17 @@ def run_gate(
     end: dt.date,
     thresholds: QualityThresholds,
     run_id: str,
+    open_day: dt.date | None = None,
 ) -> GateReport:
+    """Gate `start`..`end`; days from `open_day` on are still filling (today, loaded by the
+    intraday cart job), so they are not judged too small for their volume."""
     started = time.perf_counter()
     report = GateReport(table=table, start=start, end=end)
     suite = load_suite_file(suite_path(f"raw_{table}"))
     counts = _partition_counts(con, table, start, end, thresholds.volume_window_days)
     check_column_contract(con, RAW_SCHEMA, table, suite, report)
     loaded = _check_loads(con, table, start, end, thresholds, report)
-    _check_volume(counts, loaded, start, thresholds, report)
+    _check_volume(counts, loaded, start, thresholds, report, open_day)
     _check_freshness(con, table, end, thresholds, report)
     if not any(f.rule == "column_contract" for f in report.failures):
         _check_suite(con, table, suite, counts, start, thresholds, report)
@@ -151,9 +155,15 @@ def _partition_counts(
 
 
 def check_column_contract(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, suite: dict, report: GateReport
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    suite: dict,
+    report: GateReport,
+    extra: Mapping[str, str] | None = None,
 ) -> None:
-    expected = suite.get("meta", {}).get("column_types", {})
+    """The table's columns and types are the suite's `meta.column_types` plus `extra`."""
+    expected = {**suite.get("meta", {}).get("column_types", {}), **(extra or {})}
     actual = dict(
         con.execute(
             "select column_name, data_type from information_schema.columns "
@@ -264,6 +274,7 @@ def _check_volume(
     start: dt.date,
     t: QualityThresholds,
     report: GateReport,
+    open_day: dt.date | None,
 ) -> None:
     window = t.volume_window_days
     for i, (day, n, full_history) in enumerate(counts):
@@ -281,7 +292,7 @@ def _check_volume(
                 f"{window} days before ({busiest}); a duplicated or runaway export? "
                 "Check the day's files, then re-run it (LIFECYCLE_VOLUME_MAX_RATIO)."
             )
-        elif n < t.volume_min_ratio * median:
+        elif n < t.volume_min_ratio * median and (open_day is None or day < open_day):
             message = (
                 f"{day}: {n} rows, less than {t.volume_min_ratio:g} x the median of the "
                 f"{window} days before ({median}); an empty or cut-off export? Land the "
@@ -467,16 +478,18 @@ def run_audience_gate(
     audience: str,
     asm_group_id: int | None,
     t: QualityThresholds,
+    attributes: Mapping[str, str] | None = None,
 ) -> GateReport:
-    """The gate before an audience is published: its column contract, the shared suite
-    `expectations/audiences.json`, and no member on the suppression lists it must honour."""
+    """The gate before an audience is published: its column contract (the shared suite
+    `expectations/audiences.json` plus the `attributes` the audience declares), the suite,
+    and no member on the suppression lists it must honour."""
     started = time.perf_counter()
     relation = f"{AUDIENCE_SCHEMA}.{audience}"
     members, run_date = con.execute(f"select count(*), max(run_date) from {relation}").fetchall()[0]
     day = run_date or dt.date.today()
     report = GateReport(table=relation, start=day, end=day)
     suite = load_suite_file(suite_path(AUDIENCE_SCHEMA))
-    check_column_contract(con, AUDIENCE_SCHEMA, audience, suite, report)
+    check_column_contract(con, AUDIENCE_SCHEMA, audience, suite, report, attributes)
     group = "" if asm_group_id is None else f" or s.asm_group_id = {int(asm_group_id)}"
     suppressed = con.execute(
         f"""

@@ -1,4 +1,6 @@
 -- One row per Shopify checkout: its latest version landed on or before the run date.
+{{ config(tags=['intraday']) }}
+
 with source as (
     {{ landed_by_run_date(source('raw', 'checkouts'), 'checkouts') }}
 ),

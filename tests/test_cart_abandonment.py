@@ -1,0 +1,231 @@
+"""The cart-abandonment job on today's partition: steps by the clock, stops on completion,
+no daily mart rebuilt, and a later daily build of an older day never undoes what it sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from orchestration.sample import SampleParams, generate_sample_shop
+
+PARAMS = SampleParams(customers=300, days=30, start_date=dt.date(2024, 9, 1), seed=5)
+CART_AUDIENCES = ("aud_cart_abandonment_1h", "aud_cart_abandonment_24h", "aud_cart_abandonment_3d")
+# Minutes since the last checkout activity -> the step due then (None: too fresh or over).
+CASES = {"fresh": (10, None), "step_1": (45, 1), "step_2": (30 * 60, 2), "step_3": (4 * 1440, 3)}
+
+
+def _checkout(email: str, first_name: str, token: str, at: dt.datetime, completed: bool) -> dict:
+    stamp = at.isoformat(timespec="seconds")
+    return {
+        "id": 9_000_000_000 + int(token[-4:], 16),
+        "token": token,
+        "cart_token": f"cart-{token}",
+        "email": email,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "completed_at": stamp if completed else None,
+        "currency": "USD",
+        "presentment_currency": "USD",
+        "subtotal_price": "89.90",
+        "total_discounts": "0.00",
+        "total_price": "89.90",
+        "abandoned_checkout_url": f"https://shop.example.com/checkouts/{token}/recover",
+        "customer": {"id": None, "email": email, "first_name": first_name, "last_name": "X"},
+        "line_items": [
+            {
+                "product_id": 8_000_000_001,
+                "variant_id": 40_000_000_001,
+                "sku": "SKU-1",
+                "title": "A thing",
+                "vendor": "Pico",
+                "product_type": "Gifts",
+                "quantity": 1,
+                "price": "89.90",
+            }
+        ],
+    }
+
+
+def _land(landing: Path, day: dt.date, name: str, rows: list[dict]) -> None:
+    folder = landing / "checkouts" / f"day={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _cart_members(warehouse: Path) -> dict[str, dict[str, bool]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            name: dict(con.execute(f"select email, is_holdout from audiences.{name}").fetchall())
+            for name in CART_AUDIENCES
+        }
+
+
+def _state(warehouse: Path) -> set[tuple[str, str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return set(con.execute("select audience, email from publish.member_state").fetchall())
+
+
+@pytest.fixture(scope="module")
+def cart_runs(tmp_path_factory: pytest.TempPathFactory):
+    """A daily run over the sample, then the cart job twice on today's partition (the second
+    time after a checkout completed), then the daily run of the sample's last day again."""
+    data = tmp_path_factory.mktemp("cart") / "data"
+    landing = data / "landing"
+    generate_sample_shop(PARAMS, landing)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
+        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
+            mp.delenv(name, raising=False)
+        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+        mp.setenv("LIFECYCLE_TIMEZONE", "UTC")
+        yield _run(data, landing)
+
+
+def _run(data: Path, landing: Path):
+    import orchestration.definitions as module
+
+    defs = importlib.reload(module).defs
+    daily, cart = defs.resolve_job_def("daily_refresh"), defs.resolve_job_def("cart_abandonment")
+    warehouse = data / "warehouse.duckdb"
+    runs = {}
+    with DagsterInstance.ephemeral() as instance:
+        tags = {
+            "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
+            "dagster/asset_partition_range_end": PARAMS.end_date.isoformat(),
+        }
+        assert daily.execute_in_process(instance=instance, tags=tags).success
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            people = con.execute(
+                """
+                select email, first_name from marts.customer_lifecycle
+                where is_mailable and email not in (select email from marts.suppressions)
+                order by email limit 4
+                """
+            ).fetchall()
+        contacts = dict(zip(CASES, people, strict=True))
+        now = dt.datetime.now(dt.UTC)
+        today = now.date()
+        tokens = {case: f"tok-{case}-{i:04x}" for i, case in enumerate(CASES, start=1)}
+        started = {case: now - dt.timedelta(minutes=m) for case, (m, _) in CASES.items()}
+        rows = [
+            _checkout(*contacts[case], tokens[case], started[case], completed=False)
+            for case in CASES
+        ]
+        _land(landing, today, "checkouts_live_001.jsonl", rows)
+        runs["first"] = cart.execute_in_process(instance=instance, partition_key=today.isoformat())
+        assert runs["first"].success
+        first = _cart_members(warehouse)
+        state_first = _state(warehouse)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            step_1_row = con.execute(
+                "select checkout_url, cart_total, as_of from audiences.aud_cart_abandonment_1h "
+                "where email = ?",
+                [contacts["step_1"][0]],
+            ).fetchall()
+
+        # The step-1 contact completes the checkout: a new version lands in today's partition.
+        email, first_name = contacts["step_1"]
+        done = _checkout(email, first_name, tokens["step_1"], dt.datetime.now(dt.UTC), True)
+        done["created_at"] = started["step_1"].isoformat(timespec="seconds")
+        _land(landing, today, "checkouts_live_002.jsonl", [done])
+        runs["second"] = cart.execute_in_process(instance=instance, partition_key=today.isoformat())
+        assert runs["second"].success
+        second = _cart_members(warehouse)
+        state_second = _state(warehouse)
+
+        # The nightly run of an older day builds the cart steps as of that day's end: older
+        # than what the cart job sent, so it must not be published over it.
+        runs["daily"] = daily.execute_in_process(
+            instance=instance, partition_key=PARAMS.end_date.isoformat()
+        )
+        assert runs["daily"].success
+        state_after_daily = _state(warehouse)
+    return {
+        "contacts": contacts,
+        "first": first,
+        "step_1_row": step_1_row,
+        "now": now,
+        "second": second,
+        "states": (state_first, state_second, state_after_daily),
+        "runs": runs,
+        "warehouse": warehouse,
+        "outbox": data / "outbox",
+    }
+
+
+def test_each_contact_is_in_the_step_its_checkout_is_due_for(cart_runs) -> None:
+    contacts, first = cart_runs["contacts"], cart_runs["first"]
+    for case, (_, step) in CASES.items():
+        email = contacts[case][0]
+        in_steps = [n for n, members in first.items() if email in members]
+        expected = [] if step is None else [CART_AUDIENCES[step - 1]]
+        assert in_steps == expected, (case, in_steps)
+    # Published: exactly the treatment of each step (the holdout stays in the warehouse).
+    state = cart_runs["states"][0]
+    for name, members in first.items():
+        treatment = {e for e, holdout in members.items() if not holdout}
+        assert {e for a, e in state if a == name} == treatment
+    # The checkout to come back to travels with the member; the step was computed as of the
+    # run's moment (a few seconds after the checkouts were written), not the end of the day.
+    ((url, total, as_of),) = cart_runs["step_1_row"]
+    assert url.endswith("/recover") and float(total) == 89.90
+    now = cart_runs["now"].replace(tzinfo=None, microsecond=0)
+    assert now <= as_of < now + dt.timedelta(minutes=10)
+
+
+def test_a_completed_checkout_leaves_the_series_and_is_removed(cart_runs) -> None:
+    email = cart_runs["contacts"]["step_1"][0]
+    assert email in cart_runs["first"]["aud_cart_abandonment_1h"]
+    assert all(email not in members for members in cart_runs["second"].values())
+    state_second = cart_runs["states"][1]
+    assert ("aud_cart_abandonment_1h", email) not in state_second
+    # Everyone else is where they were.
+    others = {k for k in cart_runs["states"][0] if k[1] != email}
+    assert {k for k in state_second if k[0].startswith("aud_cart")} == {
+        k for k in others if k[0].startswith("aud_cart")
+    }
+
+
+def test_the_cart_job_builds_only_the_cart_path(cart_runs) -> None:
+    result = cart_runs["runs"]["first"]
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert built == {
+        "raw/checkouts",
+        "raw/checkout_line_items",
+        "staging/stg_shopify__checkouts",
+        "intermediate/int_abandoned_checkouts",
+        *(f"audiences/{name}" for name in CART_AUDIENCES),
+        *(f"publish/{name}" for name in CART_AUDIENCES),
+    }
+    checks = [
+        (e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data)
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name in ("quality_gate", "audience_gate")
+    ]
+    assert {key for key, _ in checks} == {
+        "raw/checkouts",
+        *(f"audiences/{name}" for name in CART_AUDIENCES),
+    }
+    assert all(check.passed for _, check in checks)
+
+
+def test_an_older_daily_build_is_not_published_over_the_cart_jobs_state(cart_runs) -> None:
+    _, state_second, state_after_daily = cart_runs["states"]
+    cart = {k for k in state_second if k[0].startswith("aud_cart")}
+    assert cart, "the cart job published nobody"
+    assert {k for k in state_after_daily if k[0].startswith("aud_cart")} == cart
+    result = cart_runs["runs"]["daily"]
+    skipped = {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata["skipped"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] == "publish" and e.asset_key.path[-1] in CART_AUDIENCES
+    }
+    assert set(skipped) == set(CART_AUDIENCES)
+    assert all("before the state" in reason for reason in skipped.values()), skipped
