@@ -35,6 +35,10 @@ class Settings:
     outbox_dir: Path
     outbox_batch_rows: int
     publish_dry_run: bool
+    esp_base_url: str  # empty: the selected ESP's public API
+    esp_deadline_seconds: float
+    esp_requests_per_minute: float  # 0: the selected ESP's published steady rate
+    esp_poll_seconds: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +80,10 @@ class Settings:
             outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),
             outbox_batch_rows=_positive_int(env, "LIFECYCLE_OUTBOX_BATCH_ROWS", 50_000),
             publish_dry_run=_flag(env, "LIFECYCLE_PUBLISH_DRY_RUN"),
+            esp_base_url=(env.get("LIFECYCLE_ESP_BASE_URL") or "").strip(),
+            esp_deadline_seconds=_number(env, "LIFECYCLE_ESP_DEADLINE_SECONDS", 600.0),
+            esp_requests_per_minute=_number(env, "LIFECYCLE_ESP_REQUESTS_PER_MINUTE", 0.0, 0.0),
+            esp_poll_seconds=_number(env, "LIFECYCLE_ESP_POLL_SECONDS", 2.0),
         )
 
 
@@ -89,6 +97,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
     if value < 1:
         raise SettingsError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.001) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
 
 

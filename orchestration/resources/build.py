@@ -23,6 +23,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
             outbox_dir=str(settings.outbox_dir),
             outbox_batch_rows=settings.outbox_batch_rows,
             dry_run=settings.publish_dry_run,
+            esp_base_url=settings.esp_base_url,
+            esp_deadline_seconds=settings.esp_deadline_seconds,
+            esp_requests_per_minute=settings.esp_requests_per_minute,
+            esp_poll_seconds=settings.esp_poll_seconds,
         ),
         "dbt": WarehouseDbtCliResource(
             project_dir=dbt_project,

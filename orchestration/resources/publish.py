@@ -1,21 +1,39 @@
-"""The publishing target: which adapter the sync engine sends to, and how."""
+"""The publishing target: which adapter the sync engine sends to, and how.
+
+Credentials are read from the environment when an adapter is made, never stored in the
+resource's config (which the Dagster UI shows): `KLAVIYO_API_KEY` for Klaviyo.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from orchestration.publish.adapters import Adapter, OutboxAdapter
+from orchestration.publish.http import RetryPolicy
+from orchestration.publish.klaviyo import STEADY_PER_MINUTE, KlaviyoAdapter, klaviyo_client
 
-TARGETS = ("outbox",)
+TARGETS = ("outbox", "klaviyo")
+KLAVIYO_URL = "https://a.klaviyo.com"
+
+
+def _secret(name: str, target: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ValueError(
+            f"LIFECYCLE_ESP_TARGET={target} needs the environment variable {name} "
+            "(the API key); it is empty"
+        )
+    return value
 
 
 class PublishTarget(ConfigurableResource):
     """Where audiences are published (LIFECYCLE_ESP_TARGET) and the switches of a sync."""
 
-    target: str = Field(default="outbox", description="outbox (LIFECYCLE_ESP_TARGET).")
+    target: str = Field(default="outbox", description="outbox or klaviyo (LIFECYCLE_ESP_TARGET).")
     outbox_dir: str = Field(description="Folder of the outbox target (LIFECYCLE_OUTBOX_DIR).")
     outbox_batch_rows: int = Field(
         default=50_000, description="Members per outbox file (LIFECYCLE_OUTBOX_BATCH_ROWS)."
@@ -29,10 +47,44 @@ class PublishTarget(ConfigurableResource):
         description="Publish even a change larger than the audience's max_change_share "
         "(set it in the launchpad for one run, after checking the audience).",
     )
+    esp_base_url: str = Field(
+        default="",
+        description="The ESP API's base URL; empty for its public one (LIFECYCLE_ESP_BASE_URL).",
+    )
+    esp_deadline_seconds: float = Field(
+        default=600.0,
+        description="How long one API call may take, retries included "
+        "(LIFECYCLE_ESP_DEADLINE_SECONDS).",
+    )
+    esp_requests_per_minute: float = Field(
+        default=0.0,
+        description="Client-side pace; 0 = the ESP's published steady rate "
+        "(LIFECYCLE_ESP_REQUESTS_PER_MINUTE).",
+    )
+    esp_poll_seconds: float = Field(
+        default=2.0, description="Between two polls of an async job (LIFECYCLE_ESP_POLL_SECONDS)."
+    )
+
+    def _policy(self, published_rate: float) -> RetryPolicy:
+        return RetryPolicy(
+            deadline_seconds=self.esp_deadline_seconds,
+            requests_per_minute=self.esp_requests_per_minute or published_rate,
+        )
 
     def adapter(self) -> Adapter:
         if self.target == "outbox":
             return OutboxAdapter(Path(self.outbox_dir), max_batch=self.outbox_batch_rows)
+        if self.target == "klaviyo":
+            client = klaviyo_client(
+                _secret("KLAVIYO_API_KEY", self.target),
+                self.esp_base_url or KLAVIYO_URL,
+                self._policy(STEADY_PER_MINUTE),
+            )
+            return KlaviyoAdapter(
+                client,
+                poll_seconds=self.esp_poll_seconds,
+                job_deadline_seconds=self.esp_deadline_seconds,
+            )
         raise ValueError(
             f"LIFECYCLE_ESP_TARGET={self.target!r} is not a publishing target; "
             f"use one of {', '.join(TARGETS)}"

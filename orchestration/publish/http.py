@@ -1,0 +1,194 @@
+"""The HTTP layer every ESP adapter shares: pacing, retries and secrets kept out of sight.
+
+ESP APIs rate-limit, fail over, reset connections and stall. A call here
+- waits its turn under the ESP's published steady rate (a client-side pace), so a large
+  sync runs at the limit instead of bouncing off it;
+- on 429 waits what the server asks (`Retry-After`, or a reset header: seconds or epoch);
+- on 5xx, a timeout or a dropped connection retries with exponential backoff and full
+  jitter;
+- gives up once its total deadline would pass, with an `ApiError` saying what happened.
+Neither the exception nor the log ever carries the credentials: they live in the session's
+headers, and every message is scrubbed of them once more before it leaves.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+# urllib3 logs every request line at DEBUG, query strings (which may hold addresses) included.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
+
+
+class ApiError(RuntimeError):
+    """A call the ESP refused, or that did not succeed before the deadline."""
+
+    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    deadline_seconds: float = 600.0  # per call, retries included
+    timeout_seconds: float = 60.0  # per attempt
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    requests_per_minute: float = 0.0  # the client-side pace; 0 = none
+
+
+class Pace:
+    """At most `per_minute` calls a minute, spread evenly, shared by threads."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """What a 429 asks to wait: `Retry-After` (seconds or an HTTP date), else a reset header
+    (`RateLimit-Reset`, `X-RateLimit-Reset`: seconds to wait, or an epoch timestamp)."""
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - now)
+    for name in ("RateLimit-Reset", "X-RateLimit-Reset"):
+        value = headers.get(name)
+        if value:
+            try:
+                reset = float(value)
+            except ValueError:
+                continue
+            # Large numbers are epoch seconds (SendGrid), small ones seconds to wait.
+            return max(0.0, reset - now) if reset > 1_000_000_000 else max(0.0, reset)
+    return None
+
+
+class ApiClient:
+    """One ESP's API: a base URL, auth headers (kept secret) and the retry policy."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        secrets: Iterable[str],
+        policy: RetryPolicy = RetryPolicy(),
+        auth: tuple[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self._secrets = tuple(s for s in secrets if s)
+        self._session = requests.Session()
+        self._session.headers.update(headers)
+        if auth:
+            self._session.auth = auth
+        self._pace = Pace(policy.requests_per_minute)
+        self.calls = 0  # HTTP requests sent, retries included
+        self.retries = 0
+
+    def scrub(self, text: str) -> str:
+        """The text without the credentials, and with addresses masked (`j***@domain`)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        ok: Iterable[int] = (200, 201, 202, 204),
+    ) -> requests.Response:
+        """The response of the first attempt with an `ok` status; ApiError otherwise."""
+        ok = frozenset(ok)
+        p = self.policy
+        deadline = time.monotonic() + p.deadline_seconds
+        url = f"{self.base_url}{path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace.wait()
+            self.calls += 1
+            wait: float | None
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json, data=data, timeout=p.timeout_seconds
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"{type(exc).__name__}"
+                status, body, wait = None, None, None
+            else:
+                if response.status_code in ok:
+                    return response
+                status, body = response.status_code, _body(response)
+                problem = f"HTTP {status}"
+                if status not in RETRY_STATUSES:
+                    raise ApiError(
+                        self._message(method, path, problem, body, attempt), status, body
+                    )
+                wait = retry_after_seconds(response.headers) if status == 429 else None
+            backoff = random.uniform(
+                0, min(p.backoff_max_seconds, p.backoff_base_seconds * 2**attempt)
+            )
+            wait = max(wait, backoff) if wait is not None else backoff
+            if time.monotonic() + wait > deadline:
+                message = self._message(method, path, problem, body, attempt)
+                raise ApiError(
+                    f"{message}; gave up: the next try would pass the {p.deadline_seconds:g} s "
+                    "deadline",
+                    status,
+                    body,
+                )
+            self.retries += 1
+            log.info(
+                "%s %s %s: %s, retry %d in %.1f s", self.name, method, path, problem, attempt, wait
+            )
+            time.sleep(wait)
+
+    def _message(self, method: str, path: str, problem: str, body: Any, attempts: int) -> str:
+        detail = str(body)[:500] if body is not None else ""
+        text = f"{self.name} {method} {path}: {problem} after {attempts} attempt(s) {detail}"
+        return self.scrub(text.strip())
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]

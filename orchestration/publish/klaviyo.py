@@ -1,0 +1,227 @@
+"""Klaviyo: one list per audience, filled by bulk profile import jobs (API revision below).
+
+- adds: `POST /api/profile-bulk-import-jobs` with the list as the job's relationship (up to
+  10,000 profiles and 5 MB a job), polled until `complete`; the job's import errors are the
+  members that failed (never marked published, never retried by the engine). A cancelled
+  job is submitted again, a few times, before the batch fails.
+- updates: the same import job without the list: the profiles' properties change.
+- removes: the profiles' ids by e-mail (`GET /api/profiles?filter=any(email,[...])`, 100 a
+  page), then `DELETE /api/lists/{id}/relationships/profiles` (1,000 a call). Removing takes
+  a profile off the list only: its consent and subscriptions stay as they are.
+Consent is one-way: imports carry no `subscriptions`, so they never subscribe, unsubscribe or
+unsuppress anyone (the bulk subscribe endpoint, which would lift suppressions, is not used).
+Every call is idempotent, so a batch sent again after a crash changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
+
+REVISION = "2026-07-15"
+IMPORT_MAX_PROFILES = 10_000
+IMPORT_MAX_BYTES = 5_000_000
+LIST_CALL_MAX_PROFILES = 1_000
+PROFILE_PAGE_SIZE = 100
+ERROR_PAGE_SIZE = 100
+STEADY_PER_MINUTE = 150  # bulk import and list relationship endpoints (burst 10/s)
+# Our attributes that are Klaviyo profile fields; every other one is a custom property.
+PROFILE_FIELDS = {"first_name": "first_name"}
+
+
+def klaviyo_client(
+    api_key: str, base_url: str, policy: RetryPolicy, revision: str = REVISION
+) -> ApiClient:
+    return ApiClient(
+        "klaviyo",
+        base_url,
+        headers={
+            "Authorization": f"Klaviyo-API-Key {api_key}",
+            "revision": revision,
+            "accept": "application/vnd.api+json",
+            "content-type": "application/vnd.api+json",
+        },
+        secrets=[api_key],
+        policy=policy,
+    )
+
+
+def profile(member: Member) -> dict[str, Any]:
+    """A member as a Klaviyo profile: e-mail, profile fields, the rest as properties."""
+    attributes: dict[str, Any] = {"email": member.email}
+    properties = {}
+    for name, value in member.attributes.items():
+        if name in PROFILE_FIELDS:
+            attributes[PROFILE_FIELDS[name]] = value
+        else:
+            properties[name] = value
+    attributes["properties"] = properties
+    return {"type": "profile", "attributes": attributes}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class KlaviyoAdapter:
+    name = "klaviyo"
+    max_batch = IMPORT_MAX_PROFILES
+
+    def __init__(
+        self,
+        client: ApiClient,
+        poll_seconds: float = 2.0,
+        job_deadline_seconds: float = 1_800.0,
+        job_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.poll_seconds = poll_seconds
+        self.job_deadline_seconds = job_deadline_seconds
+        self.job_attempts = job_attempts
+        self._sleep = sleep
+        self._lists: dict[str, str] = {}
+
+    # -- the adapter interface -----------------------------------------------------------
+    def send(self, batch: Batch) -> BatchResult:
+        list_id = self.list_id(batch.list_name)
+        if batch.action == "remove":
+            self._remove(list_id, batch.members)
+            return BatchResult(confirmed=tuple(m.email for m in batch.members))
+        failed: dict[str, str] = {}
+        for chunk in self._payload_chunks(batch.members):
+            failed.update(self._import(chunk, list_id if batch.action == "add" else None))
+        confirmed = tuple(m.email for m in batch.members if m.email not in failed)
+        return BatchResult(confirmed=confirmed, failed=failed)
+
+    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
+        """Nothing to close: every batch is complete at Klaviyo once `send` returns."""
+
+    # -- lists ---------------------------------------------------------------------------
+    def list_id(self, name: str) -> str:
+        """The list named `name`, created on first use."""
+        if name not in self._lists:
+            quoted = json.dumps(name)
+            found = self.client.request(
+                "GET", "/api/lists", params={"filter": f"equals(name,{quoted})"}
+            ).json()["data"]
+            if found:
+                self._lists[name] = found[0]["id"]
+            else:
+                created = self.client.request(
+                    "POST",
+                    "/api/lists",
+                    json={"data": {"type": "list", "attributes": {"name": name}}},
+                ).json()
+                self._lists[name] = created["data"]["id"]
+        return self._lists[name]
+
+    # -- adds and updates ----------------------------------------------------------------
+    def _payload_chunks(self, members: Sequence[Member]) -> Iterator[list[Member]]:
+        """Members cut so that each import job stays within the profile and size limits."""
+        chunk: list[Member] = []
+        size = 0
+        for member in members:
+            member_size = len(json.dumps(profile(member))) + 1
+            full = len(chunk) >= IMPORT_MAX_PROFILES or size + member_size > IMPORT_MAX_BYTES * 0.9
+            if chunk and full:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(member)
+            size += member_size
+        if chunk:
+            yield chunk
+
+    def _import(self, members: Sequence[Member], list_id: str | None) -> dict[str, str]:
+        body: dict[str, Any] = {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "attributes": {"profiles": {"data": [profile(m) for m in members]}},
+            }
+        }
+        if list_id:
+            body["data"]["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+        for attempt in range(1, self.job_attempts + 1):
+            job = self.client.request("POST", "/api/profile-bulk-import-jobs", json=body).json()
+            job_id = job["data"]["id"]
+            if self._wait_for(job_id) == "complete":
+                return self._import_errors(job_id, members)
+            if attempt == self.job_attempts:
+                raise ApiError(
+                    f"klaviyo: import job {job_id} was cancelled {attempt} times; the batch "
+                    "stays in flight and is sent again by the next sync"
+                )
+        return {}  # not reached
+
+    def _wait_for(self, job_id: str) -> str:
+        deadline = time.monotonic() + self.job_deadline_seconds
+        while True:
+            status = self.client.request("GET", f"/api/profile-bulk-import-jobs/{job_id}").json()[
+                "data"
+            ]["attributes"]["status"]
+            if status in ("complete", "cancelled"):
+                return status
+            if time.monotonic() + self.poll_seconds > deadline:
+                raise ApiError(
+                    f"klaviyo: import job {job_id} still {status} after "
+                    f"{self.job_deadline_seconds:g} s; the batch is sent again by the next sync"
+                )
+            self._sleep(self.poll_seconds)
+
+    def _import_errors(self, job_id: str, members: Sequence[Member]) -> dict[str, str]:
+        """email -> why, for each profile the job could not import."""
+        failed: dict[str, str] = {}
+        path = f"/api/profile-bulk-import-jobs/{job_id}/import-errors"
+        params: dict[str, Any] | None = {"page[size]": ERROR_PAGE_SIZE}
+        while path:
+            page = self.client.request("GET", path, params=params).json()
+            for error in page.get("data", []):
+                attributes = error.get("attributes", {})
+                email = _failed_email(attributes, members)
+                if email:
+                    failed[email] = f"{attributes.get('code')}: {attributes.get('detail')}"
+            following = (page.get("links") or {}).get("next")
+            path = following.removeprefix(self.client.base_url) if following else ""
+            params = None  # the next link carries its cursor
+        return failed
+
+    # -- removes -------------------------------------------------------------------------
+    def _remove(self, list_id: str, members: Sequence[Member]) -> None:
+        ids = []
+        for chunk in _chunks([m.email for m in members], PROFILE_PAGE_SIZE):
+            emails = ",".join(json.dumps(e) for e in chunk)
+            found = self.client.request(
+                "GET",
+                "/api/profiles",
+                params={
+                    "filter": f"any(email,[{emails}])",
+                    "page[size]": PROFILE_PAGE_SIZE,
+                    "fields[profile]": "email",
+                },
+            ).json()["data"]
+            ids += [p["id"] for p in found]
+        for chunk in _chunks(ids, LIST_CALL_MAX_PROFILES):
+            self.client.request(
+                "DELETE",
+                f"/api/lists/{list_id}/relationships/profiles",
+                json={"data": [{"type": "profile", "id": i} for i in chunk]},
+            )
+
+
+def _failed_email(attributes: dict[str, Any], members: Sequence[Member]) -> str | None:
+    """The member an import error is about: from its original payload, else its pointer."""
+    payload = attributes.get("original_payload") or {}
+    email = (payload.get("attributes") or {}).get("email") or payload.get("email")
+    if email:
+        return str(email)
+    pointer = (attributes.get("source") or {}).get("pointer") or ""
+    index = pointer.rstrip("/").rsplit("/", 1)[-1]
+    if index.isdigit() and int(index) < len(members):
+        return members[int(index)].email
+    return None

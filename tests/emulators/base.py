@@ -1,0 +1,201 @@
+"""What every emulator shares: a threaded server on loopback, faults, a steady rate limit.
+
+Faults are decided per request before it is processed, so a request that fails changed
+nothing and its retry is the first time the server applies it: the tests can then count
+duplicate adds. A slow response is processed, only late.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Faults:
+    rate_limit_every: int = 0  # every Nth request gets a 429
+    error_rate: float = 0.0  # share of requests answered 500 or 503
+    reset_rate: float = 0.0  # share of connections dropped without an answer
+    slow_rate: float = 0.0  # share of requests answered after slow_seconds
+    slow_seconds: float = 0.0
+    failed_jobs: int = 0  # the first N async jobs end failed
+    seed: int = 7
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+class Reply(Exception):
+    """Raised by a route to answer with a status, a JSON body and headers."""
+
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class Emulator:
+    """Subclasses implement `route(request) -> (status, body)` and `error_body`."""
+
+    retry_after_header = "Retry-After"
+
+    def __init__(self, faults: Faults | None = None, steady_per_minute: float = 0.0) -> None:
+        self.faults = faults or Faults()
+        self.steady_per_minute = steady_per_minute
+        self.lock = threading.RLock()
+        self.calls: Counter[str] = Counter()  # "METHOD /route" -> requests served
+        self.faulted: Counter[str] = Counter()  # fault -> times injected
+        self.seen_headers: list[dict[str, str]] = []
+        self._random = random.Random(self.faults.seed)
+        self._requests = 0
+        self._window: deque[float] = deque()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- to implement ----------------------------------------------------------------------
+    def route(self, request: Request) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def error_body(self, status: int, title: str, detail: str) -> Any:
+        return {"errors": [{"status": status, "title": title, "detail": detail}]}
+
+    # -- serving ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _handle(self) -> None:
+                emulator._serve(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _fault(self) -> str | None:
+        with self.lock:
+            self._requests += 1
+            f = self.faults
+            if f.rate_limit_every and self._requests % f.rate_limit_every == 0:
+                return "rate_limit"
+            roll = self._random.random()
+            if roll < f.reset_rate:
+                return "reset"
+            if roll < f.reset_rate + f.error_rate:
+                return "error"
+            if roll < f.reset_rate + f.error_rate + f.slow_rate:
+                return "slow"
+        return None
+
+    def _over_rate(self) -> float | None:
+        """Seconds until the steady limit lets another request through, if it is reached."""
+        if not self.steady_per_minute:
+            return None
+        now = time.monotonic()
+        with self.lock:
+            while self._window and now - self._window[0] >= 60:
+                self._window.popleft()
+            if len(self._window) >= self.steady_per_minute:
+                return 60 - (now - self._window[0])
+            self._window.append(now)
+        return None
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        fault = self._fault()
+        if fault == "reset":
+            self.faulted[fault] += 1
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "rate_limit":
+            self.faulted[fault] += 1
+            self._send(
+                handler,
+                429,
+                self.error_body(429, "Throttled", "Request was throttled."),
+                {self.retry_after_header: "1"},
+            )
+            return
+        if fault == "error":
+            self.faulted[fault] += 1
+            status = self._random.choice((500, 503))
+            self._send(handler, status, self.error_body(status, "Server error", "Try again."))
+            return
+        wait = self._over_rate()
+        if wait is not None:
+            self.faulted["steady_limit"] += 1
+            body = self.error_body(429, "Throttled", "Steady rate limit reached.")
+            self._send(handler, 429, body, {self.retry_after_header: f"{max(1, round(wait))}"})
+            return
+        if fault == "slow":
+            self.faulted[fault] += 1
+            time.sleep(self.faults.slow_seconds)
+        url = urlsplit(handler.path)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            self._send(handler, 400, self.error_body(400, "Invalid JSON", "Body is not JSON."))
+            return
+        request = Request(
+            handler.command, url.path, parse_qs(url.query), dict(handler.headers.items()), body
+        )
+        with self.lock:
+            self.seen_headers.append(request.headers)
+        try:
+            status, reply, headers = *self.route(request), {}
+        except Reply as r:
+            status, reply, headers = r.status, r.body, r.headers
+        self._send(handler, status, reply, headers)
+
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if data:
+            handler.wfile.write(data)
+
+    def count(self, key: str) -> None:
+        with self.lock:
+            self.calls[key] += 1
