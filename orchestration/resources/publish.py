@@ -1,7 +1,8 @@
 """The publishing target: which adapter the sync engine sends to, and how.
 
 Credentials are read from the environment when an adapter is made, never stored in the
-resource's config (which the Dagster UI shows): `KLAVIYO_API_KEY` for Klaviyo.
+resource's config (which the Dagster UI shows): `KLAVIYO_API_KEY` for Klaviyo,
+`MAILCHIMP_API_KEY` (with `MAILCHIMP_LIST_ID`, the audience) for Mailchimp.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from pydantic import Field
 from orchestration.publish.adapters import Adapter, OutboxAdapter
 from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import STEADY_PER_MINUTE, KlaviyoAdapter, klaviyo_client
+from orchestration.publish.mailchimp import MailchimpAdapter, api_url, mailchimp_client
 
-TARGETS = ("outbox", "klaviyo")
+TARGETS = ("outbox", "klaviyo", "mailchimp")
 KLAVIYO_URL = "https://a.klaviyo.com"
 
 
-def _secret(name: str, target: str) -> str:
+def _required(name: str, target: str, what: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         raise ValueError(
             f"LIFECYCLE_ESP_TARGET={target} needs the environment variable {name} "
-            "(the API key); it is empty"
+            f"({what}); it is empty"
         )
     return value
 
@@ -76,7 +78,7 @@ class PublishTarget(ConfigurableResource):
             return OutboxAdapter(Path(self.outbox_dir), max_batch=self.outbox_batch_rows)
         if self.target == "klaviyo":
             client = klaviyo_client(
-                _secret("KLAVIYO_API_KEY", self.target),
+                _required("KLAVIYO_API_KEY", self.target, "the private API key"),
                 self.esp_base_url or KLAVIYO_URL,
                 self._policy(STEADY_PER_MINUTE),
             )
@@ -85,6 +87,12 @@ class PublishTarget(ConfigurableResource):
                 poll_seconds=self.esp_poll_seconds,
                 job_deadline_seconds=self.esp_deadline_seconds,
             )
+        if self.target == "mailchimp":
+            key = _required("MAILCHIMP_API_KEY", self.target, "the API key")
+            list_id = _required("MAILCHIMP_LIST_ID", self.target, "the audience's list id")
+            # Mailchimp publishes no steady rate, only 10 connections at once: we use one.
+            client = mailchimp_client(key, self.esp_base_url or api_url(key), self._policy(0))
+            return MailchimpAdapter(client, list_id=list_id)
         raise ValueError(
             f"LIFECYCLE_ESP_TARGET={self.target!r} is not a publishing target; "
             f"use one of {', '.join(TARGETS)}"

@@ -1,0 +1,172 @@
+"""Mailchimp Marketing API v3: one audience (list), a static segment (tag) per our audience.
+
+- adds: batch member upsert `POST /lists/{list_id}` (500 members a call, `update_existing`)
+  with merge fields, then `POST /lists/{list_id}/segments/{segment_id}` `members_to_add`.
+  Members the upsert or the segment refuses (invalid address, "member in compliance state",
+  a "forgotten" (permanently deleted) address, ...) are failed members with Mailchimp's error.
+- updates: the upsert alone: merge fields change.
+- removes: `members_to_remove` of the segment: the contact leaves the tag, stays in the
+  audience, its status untouched.
+Consent is one-way: members carry `status_if_new` (the consent we hold: audiences contain only
+contacts whose recorded consent lets us mail them) and never `status`, so an existing
+unsubscribed, cleaned or pending contact is never resubscribed, and nobody is unsubscribed.
+Merge fields are created once per audience if missing (`MERGE_FIELDS`; text fields).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.http import ApiClient, RetryPolicy
+
+MAX_MEMBERS_PER_CALL = 500
+NEW_MEMBER_STATUS = "subscribed"
+# Our attribute -> Mailchimp merge tag (at most 10 characters); others get a derived tag.
+MERGE_FIELDS = {
+    "first_name": "FNAME",
+    "lifecycle_stage": "LCSTAGE",
+    "rfm_segment": "RFMSEG",
+    "is_vip": "ISVIP",
+    "favourite_brand": "FAVBRAND",
+    "favourite_category": "FAVCAT",
+    "order_count": "ORDERS",
+    "first_order_date": "FIRSTORDER",
+    "last_order_date": "LASTORDER",
+    "reason": "LCREASON",
+    "checkout_url": "CARTURL",
+    "cart_total": "CARTTOTAL",
+    "cart_currency": "CARTCUR",
+    "cart_item_count": "CARTITEMS",
+    "abandoned_at": "ABANDONED",
+}
+
+
+def merge_tag(attribute: str) -> str:
+    return MERGE_FIELDS.get(attribute) or re.sub(r"[^A-Z0-9]", "", attribute.upper())[:10]
+
+
+def api_url(api_key: str) -> str:
+    """The data centre's API: the key ends in `-<dc>` (for example `-us6`)."""
+    _, _, dc = api_key.rpartition("-")
+    if not re.fullmatch(r"[a-z]+[0-9]+", dc):
+        raise ValueError("MAILCHIMP_API_KEY does not end in its data centre (such as -us6)")
+    return f"https://{dc}.api.mailchimp.com/3.0"
+
+
+def mailchimp_client(api_key: str, base_url: str, policy: RetryPolicy) -> ApiClient:
+    return ApiClient(
+        "mailchimp",
+        base_url,
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+        secrets=[api_key],
+        policy=policy,
+        auth=("lifecycle", api_key),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+class MailchimpAdapter:
+    name = "mailchimp"
+    max_batch = MAX_MEMBERS_PER_CALL
+
+    def __init__(self, client: ApiClient, list_id: str) -> None:
+        self.client = client
+        self.list_id = list_id
+        self._segments: dict[str, int] = {}
+        self._fields: set[str] | None = None
+
+    def send(self, batch: Batch) -> BatchResult:
+        segment = self.segment_id(batch.list_name)
+        emails = [m.email for m in batch.members]
+        if batch.action == "remove":
+            for chunk in _chunks(emails, MAX_MEMBERS_PER_CALL):
+                self._segment_call(segment, {"members_to_remove": list(chunk)})
+            return BatchResult(confirmed=tuple(emails))
+        failed = self._upsert(batch.members)
+        if batch.action == "add":
+            accepted = [e for e in emails if e not in failed]
+            for chunk in _chunks(accepted, MAX_MEMBERS_PER_CALL):
+                failed.update(self._segment_call(segment, {"members_to_add": list(chunk)}))
+        return BatchResult(confirmed=tuple(e for e in emails if e not in failed), failed=failed)
+
+    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
+        """Nothing to close: Mailchimp applies each call before it answers."""
+
+    # -- the list's setup ----------------------------------------------------------------
+    def segment_id(self, name: str) -> int:
+        """The static segment (tag) named `name`, created on first use."""
+        if name not in self._segments:
+            path = f"/lists/{self.list_id}/segments"
+            found = self.client.request(
+                "GET", path, params={"type": "static", "count": 1000}
+            ).json()
+            for segment in found.get("segments", []):
+                if segment["name"] == name:
+                    self._segments[name] = segment["id"]
+            if name not in self._segments:
+                created = self.client.request(
+                    "POST", path, json={"name": name, "static_segment": []}
+                ).json()
+                self._segments[name] = created["id"]
+        return self._segments[name]
+
+    def _ensure_fields(self, attributes: Sequence[str]) -> None:
+        """Create the merge fields the members carry and the list lacks (checked once)."""
+        path = f"/lists/{self.list_id}/merge-fields"
+        if self._fields is None:
+            found = self.client.request("GET", path, params={"count": 1000}).json()
+            self._fields = {f["tag"] for f in found.get("merge_fields", [])}
+        for attribute in attributes:
+            tag = merge_tag(attribute)
+            if tag not in self._fields:
+                self.client.request(
+                    "POST", path, json={"tag": tag, "name": attribute, "type": "text"}
+                )
+                self._fields.add(tag)
+
+    # -- calls ---------------------------------------------------------------------------
+    def _upsert(self, members: Sequence[Member]) -> dict[str, str]:
+        self._ensure_fields(sorted({a for m in members for a in m.attributes}))
+        failed: dict[str, str] = {}
+        for chunk in _chunks(members, MAX_MEMBERS_PER_CALL):
+            body = {
+                "members": [
+                    {
+                        "email_address": m.email,
+                        "status_if_new": NEW_MEMBER_STATUS,
+                        "merge_fields": {merge_tag(k): _text(v) for k, v in m.attributes.items()},
+                    }
+                    for m in chunk
+                ],
+                "update_existing": True,
+            }
+            answer = self.client.request("POST", f"/lists/{self.list_id}", json=body).json()
+            for error in answer.get("errors", []):
+                code = error.get("error_code") or "ERROR"
+                failed[error["email_address"].lower()] = f"{code}: {error.get('error')}"
+        return failed
+
+    def _segment_call(self, segment: int, body: dict[str, list[str]]) -> dict[str, str]:
+        answer = self.client.request(
+            "POST", f"/lists/{self.list_id}/segments/{segment}", json=body
+        ).json()
+        failed = {}
+        for error in answer.get("errors", []):
+            for email in error.get("email_addresses", []):
+                failed[email.lower()] = f"segment: {error.get('error')}"
+        return failed

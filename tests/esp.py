@@ -1,0 +1,79 @@
+"""One handle per ESP for the adapter tests: its emulator, an adapter pointed at it, and how
+to read the emulator's list back. The tests that every ESP must pass use only this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.publish.engine import SyncReport, SyncSettings, sync_audience
+from orchestration.publish.http import RetryPolicy
+from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
+from orchestration.publish.mailchimp import MailchimpAdapter, mailchimp_client
+from tests.emulators.base import Emulator, Faults
+from tests.emulators.klaviyo import KlaviyoEmulator
+from tests.emulators.mailchimp import MailchimpEmulator, subscriber_hash
+from tests.test_publish_engine import AUDIENCE, GROUP
+
+LIST = "Lifecycle test list"
+FAST = RetryPolicy(
+    deadline_seconds=60, timeout_seconds=5, backoff_base_seconds=0.01, backoff_max_seconds=0.2
+)
+
+
+@dataclass(frozen=True)
+class Esp:
+    name: str
+    api_key: str
+
+    def start(self, faults: Faults | None = None) -> Emulator:
+        if self.name == "klaviyo":
+            return KlaviyoEmulator(self.api_key, faults=faults).start()
+        return MailchimpEmulator(self.api_key, faults=faults).start()
+
+    def adapter(self, server: Emulator, key: str | None = None, max_batch: int | None = None):
+        key = key or self.api_key
+        if self.name == "klaviyo":
+            adapter = KlaviyoAdapter(klaviyo_client(key, server.base_url, FAST), poll_seconds=0.01)
+        else:
+            client = mailchimp_client(key, f"{server.base_url}/3.0", FAST)
+            adapter = MailchimpAdapter(client, list_id=server.list_id)
+        if max_batch:
+            adapter.max_batch = min(adapter.max_batch, max_batch)
+        return adapter
+
+    def members(self, server: Emulator, list_name: str = LIST) -> set[str]:
+        if isinstance(server, KlaviyoEmulator):
+            return server.members(list_name)
+        return server.segment_members(list_name)
+
+    def refuse(self, server: Emulator, emails: set[str]) -> None:
+        """Make the ESP refuse these addresses (Klaviyo: invalid; Mailchimp: compliance)."""
+        if isinstance(server, KlaviyoEmulator):
+            server.rejected = set(emails)
+        else:
+            server.compliance = set(emails)
+
+    def first_name(self, server: Emulator, email: str) -> str:
+        if isinstance(server, KlaviyoEmulator):
+            return server.profiles[email]["first_name"]
+        return server.members[subscriber_hash(email)]["merge_fields"]["FNAME"]
+
+
+ESPS = {
+    "klaviyo": Esp("klaviyo", "pk_live_" + "9f3c2b1a7e6d" * 3),
+    "mailchimp": Esp("mailchimp", "0123456789abcdef" * 2 + "-us6"),
+}
+
+
+def sync(path: Path, adapter: Any, run_id: str) -> SyncReport:
+    with duckdb.connect(str(path)) as con:
+        settings = SyncSettings(list_name=LIST, asm_group_id=GROUP, max_change_share=10.0)
+        return sync_audience(con, AUDIENCE, adapter, run_id, settings)
+
+
+def writes(server: Emulator) -> int:
+    return sum(n for key, n in server.calls.items() if not key.startswith("GET"))

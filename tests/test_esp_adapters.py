@@ -1,0 +1,131 @@
+"""What every ESP adapter must do, against its emulator on loopback: a full sync, then only
+the diff; refused members recorded and never published; the list as desired under every
+fault, with no add applied twice; credentials never in logs or errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publish.http import ApiError
+from tests.emulators.base import Faults
+from tests.esp import ESPS, Esp, sync, writes
+from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
+
+
+@pytest.fixture(params=sorted(ESPS))
+def esp(request: pytest.FixtureRequest) -> Esp:
+    return ESPS[request.param]
+
+
+def _treatment(people: list[dict]) -> set[str]:
+    return {p["email"] for p in people if not p["holdout"]}
+
+
+def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
+    tmp_path: Path, esp: Esp
+) -> None:
+    server = esp.start()
+    try:
+        path = tmp_path / "warehouse.duckdb"
+        people = _people(1_500)
+        _make_warehouse(path, people, [("p3@example.com", "unsubscribed", None)])
+        refused = {"p7@example.com", "p8@example.com"}
+        esp.refuse(server, refused)
+        adapter = esp.adapter(server, max_batch=400)
+
+        report = sync(path, adapter, "run-1")
+        desired = _treatment(people) - {"p3@example.com"}
+        assert esp.members(server) == desired - refused
+        assert report.failed == 2 and report.batches == 4  # 1,349 adds in batches of 400
+        with duckdb.connect(str(path), read_only=True) as con:
+            failures = dict(
+                con.execute("select email, reason from publish.member_failures").fetchall()
+            )
+            state = {e for (e,) in con.execute("select email from publish.member_state").fetchall()}
+        assert set(failures) == refused and all(failures.values())
+        assert state == desired - refused  # refused members are never marked published
+        assert esp.first_name(server, "p11@example.com") == "Ann"
+
+        sent = writes(server)
+        again = sync(path, adapter, "run-2")
+        assert (again.adds, again.removes, again.updates) == (0, 0, 0)
+        assert writes(server) == sent  # nothing sent
+
+        # Some leave, one joins, one changes: only that goes out.
+        with duckdb.connect(str(path)) as con:
+            con.execute(
+                f"delete from audiences.{AUDIENCE} "
+                "where email in ('p1@example.com', 'p2@example.com')"
+            )
+            con.execute(
+                f"update audiences.{AUDIENCE} set first_name = 'Bo' where email = 'p5@example.com'"
+            )
+            con.execute(
+                f"insert into audiences.{AUDIENCE} (audience, email, first_name, reason, "
+                f"is_holdout, run_date) values ('{AUDIENCE}', 'new@example.com', 'Cy', "
+                "'test', false, date '2025-01-31')"
+            )
+        third = sync(path, adapter, "run-3")
+        assert (third.adds, third.removes, third.updates) == (1, 2, 1)
+        gone = {"p1@example.com", "p2@example.com"}
+        assert esp.members(server) == (desired - refused - gone) | {"new@example.com"}
+        assert esp.first_name(server, "p5@example.com") == "Bo"
+        assert server.duplicate_adds == 0
+    finally:
+        server.stop()
+
+
+def test_under_faults_the_list_ends_as_desired_with_no_add_twice(tmp_path: Path, esp: Esp) -> None:
+    faults = Faults(
+        rate_limit_every=6,
+        error_rate=0.12,
+        reset_rate=0.05,
+        slow_rate=0.05,
+        slow_seconds=0.2,
+        failed_jobs=2,
+    )
+    server = esp.start(faults)
+    try:
+        path = tmp_path / "warehouse.duckdb"
+        people = _people(2_000)
+        _make_warehouse(path, people, [])
+        adapter = esp.adapter(server, max_batch=250)
+        report = sync(path, adapter, "run-1")
+        assert esp.members(server) == _treatment(people)
+        assert report.failed == 0 and server.duplicate_adds == 0
+        # Then some of them leave, under the same faults.
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"delete from audiences.{AUDIENCE} where email like 'p1%'")
+        sync(path, adapter, "run-2")
+        assert esp.members(server) == {e for e in _treatment(people) if not e.startswith("p1")}
+    finally:
+        server.stop()
+    assert adapter.client.retries > 0
+    for fault in ("rate_limit", "error", "reset", "slow"):
+        assert server.faulted[fault] > 0, fault
+
+
+def test_credentials_never_reach_logs_or_errors(
+    tmp_path: Path, esp: Esp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "warehouse.duckdb"
+    _make_warehouse(path, _people(50), [])
+    wrong = esp.api_key[:-8] + "0000" + esp.api_key[-4:]
+    server = esp.start(Faults(error_rate=0.3, rate_limit_every=4))
+    try:
+        with pytest.raises(ApiError) as refused:
+            sync(path, esp.adapter(server, key=wrong), "run-1")
+        assert refused.value.status == 401
+        assert wrong not in str(refused.value) and esp.api_key not in str(refused.value)
+        sync(path, esp.adapter(server), "run-2")
+        assert esp.members(server) == _treatment(_people(50))
+    finally:
+        server.stop()
+    assert esp.api_key not in caplog.text and wrong not in caplog.text
+    assert "@example.com" not in caplog.text  # addresses are never logged in full
+    assert server.seen_headers and all("Authorization" in h for h in server.seen_headers)

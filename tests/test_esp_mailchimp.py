@@ -1,0 +1,80 @@
+"""Mailchimp-specific behaviour against its emulator: consent is one-way, refusals Mailchimp
+gives per member are recorded, and the target is chosen by environment variables alone.
+(What every ESP must do is in test_esp_adapters.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publish.mailchimp import MailchimpAdapter, api_url, merge_tag
+from orchestration.resources.publish import PublishTarget
+from tests.emulators.mailchimp import subscriber_hash
+from tests.esp import ESPS, LIST, sync
+from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
+
+MAILCHIMP = ESPS["mailchimp"]
+
+
+def test_consent_is_one_way(tmp_path: Path) -> None:
+    server = MAILCHIMP.start()
+    try:
+        # Already in the Mailchimp audience: one unsubscribed, one cleaned (bounced).
+        for email, status in (("p1@example.com", "unsubscribed"), ("p2@example.com", "cleaned")):
+            server.members[subscriber_hash(email)] = {
+                "email_address": email,
+                "status": status,
+                "merge_fields": {},
+            }
+        server.compliance = {"p4@example.com"}
+        server.forgotten = {"p5@example.com"}
+        path = tmp_path / "warehouse.duckdb"
+        people = [p for p in _people(12) if not p["holdout"]]
+        _make_warehouse(path, people, [])
+        report = sync(path, MAILCHIMP.adapter(server), "run-1")
+        with duckdb.connect(str(path), read_only=True) as con:
+            failures = dict(
+                con.execute("select email, reason from publish.member_failures").fetchall()
+            )
+        # Nobody's status was changed; the new ones came in with the consent we hold.
+        assert server.status_changes == 0
+        assert server.members[subscriber_hash("p1@example.com")]["status"] == "unsubscribed"
+        assert server.members[subscriber_hash("p2@example.com")]["status"] == "cleaned"
+        assert server.members[subscriber_hash("p3@example.com")]["status"] == "subscribed"
+        # Compliance state and forgotten addresses are failed members, never published.
+        assert set(failures) == {"p4@example.com", "p5@example.com"}
+        assert "compliance state" in failures["p4@example.com"]
+        assert "permanently deleted" in failures["p5@example.com"]
+        assert report.failed == 2
+        # Leaving an audience takes the tag off; the contact stays, with its status.
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"delete from audiences.{AUDIENCE} where email = 'p3@example.com'")
+        sync(path, MAILCHIMP.adapter(server), "run-2")
+        assert "p3@example.com" not in server.segment_members(LIST)
+        assert server.members[subscriber_hash("p3@example.com")]["status"] == "subscribed"
+        # Our attributes are merge fields, created once.
+        assert {"LCREASON", "FNAME"} <= set(server.merge_fields)
+        assert server.calls["POST /3.0/lists/{id}/merge-fields"] == len(
+            set(server.merge_fields) - {"FNAME", "LNAME"}
+        )
+    finally:
+        server.stop()
+
+
+def test_the_target_is_chosen_by_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    target = PublishTarget(target="mailchimp", outbox_dir="unused")
+    monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="MAILCHIMP_API_KEY"):
+        target.adapter()
+    monkeypatch.setenv("MAILCHIMP_API_KEY", MAILCHIMP.api_key)
+    monkeypatch.setenv("MAILCHIMP_LIST_ID", "a1b2c3d4e5")
+    adapter = target.adapter()
+    assert isinstance(adapter, MailchimpAdapter) and adapter.list_id == "a1b2c3d4e5"
+    assert adapter.client.base_url == "https://us6.api.mailchimp.com/3.0"
+    assert MAILCHIMP.api_key not in repr(target)
+    assert api_url("abc-us21") == "https://us21.api.mailchimp.com/3.0"
+    with pytest.raises(ValueError, match="data centre"):
+        api_url("no-data-centre-")
+    assert merge_tag("first_name") == "FNAME" and len(merge_tag("some_long_attribute")) <= 10
