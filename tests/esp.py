@@ -13,9 +13,11 @@ from orchestration.publish.engine import SyncReport, SyncSettings, sync_audience
 from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, mailchimp_client
+from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
 from tests.emulators.base import Emulator, Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
 from tests.emulators.mailchimp import MailchimpEmulator, subscriber_hash
+from tests.emulators.sendgrid import SendGridEmulator
 from tests.test_publish_engine import AUDIENCE, GROUP
 
 LIST = "Lifecycle test list"
@@ -32,12 +34,17 @@ class Esp:
     def start(self, faults: Faults | None = None) -> Emulator:
         if self.name == "klaviyo":
             return KlaviyoEmulator(self.api_key, faults=faults).start()
+        if self.name == "sendgrid":
+            return SendGridEmulator(self.api_key, faults=faults).start()
         return MailchimpEmulator(self.api_key, faults=faults).start()
 
     def adapter(self, server: Emulator, key: str | None = None, max_batch: int | None = None):
         key = key or self.api_key
         if self.name == "klaviyo":
             adapter = KlaviyoAdapter(klaviyo_client(key, server.base_url, FAST), poll_seconds=0.01)
+        elif self.name == "sendgrid":
+            client = sendgrid_client(key, server.base_url, FAST)
+            adapter = SendGridAdapter(client, poll_seconds=0.01)
         else:
             client = mailchimp_client(key, f"{server.base_url}/3.0", FAST)
             adapter = MailchimpAdapter(client, list_id=server.list_id)
@@ -46,26 +53,30 @@ class Esp:
         return adapter
 
     def members(self, server: Emulator, list_name: str = LIST) -> set[str]:
-        if isinstance(server, KlaviyoEmulator):
-            return server.members(list_name)
-        return server.segment_members(list_name)
+        if isinstance(server, MailchimpEmulator):
+            return server.segment_members(list_name)
+        return server.members(list_name)
 
     def refuse(self, server: Emulator, emails: set[str]) -> None:
-        """Make the ESP refuse these addresses (Klaviyo: invalid; Mailchimp: compliance)."""
-        if isinstance(server, KlaviyoEmulator):
-            server.rejected = set(emails)
-        else:
+        """Make the ESP refuse these addresses (Klaviyo: invalid; Mailchimp: compliance
+        state; SendGrid: dropped by the upsert job, which ends `errored`)."""
+        if isinstance(server, MailchimpEmulator):
             server.compliance = set(emails)
+        else:
+            server.rejected = set(emails)
 
     def first_name(self, server: Emulator, email: str) -> str:
         if isinstance(server, KlaviyoEmulator):
             return server.profiles[email]["first_name"]
+        if isinstance(server, SendGridEmulator):
+            return server.contacts[email]["first_name"]
         return server.members[subscriber_hash(email)]["merge_fields"]["FNAME"]
 
 
 ESPS = {
     "klaviyo": Esp("klaviyo", "pk_live_" + "9f3c2b1a7e6d" * 3),
     "mailchimp": Esp("mailchimp", "0123456789abcdef" * 2 + "-us6"),
+    "sendgrid": Esp("sendgrid", "SG." + "aB3dE5fG7hJ9kL1m" * 4),
 }
 
 

@@ -2,7 +2,8 @@
 
 Credentials are read from the environment when an adapter is made, never stored in the
 resource's config (which the Dagster UI shows): `KLAVIYO_API_KEY` for Klaviyo,
-`MAILCHIMP_API_KEY` (with `MAILCHIMP_LIST_ID`, the audience) for Mailchimp.
+`MAILCHIMP_API_KEY` (with `MAILCHIMP_LIST_ID`, the audience) for Mailchimp,
+`SENDGRID_API_KEY` for SendGrid.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from orchestration.publish.adapters import Adapter, OutboxAdapter
 from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import STEADY_PER_MINUTE, KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, api_url, mailchimp_client
+from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
 
-TARGETS = ("outbox", "klaviyo", "mailchimp")
+TARGETS = ("outbox", "klaviyo", "mailchimp", "sendgrid")
 KLAVIYO_URL = "https://a.klaviyo.com"
+SENDGRID_URL = "https://api.sendgrid.com"
 
 
 def _required(name: str, target: str, what: str) -> str:
@@ -93,6 +96,15 @@ class PublishTarget(ConfigurableResource):
             # Mailchimp publishes no steady rate, only 10 connections at once: we use one.
             client = mailchimp_client(key, self.esp_base_url or api_url(key), self._policy(0))
             return MailchimpAdapter(client, list_id=list_id)
+        if self.target == "sendgrid":
+            key = _required("SENDGRID_API_KEY", self.target, "the API key")
+            # No steady rate is published for these endpoints: 429s say when to come back.
+            client = sendgrid_client(key, self.esp_base_url or SENDGRID_URL, self._policy(0))
+            return SendGridAdapter(
+                client,
+                poll_seconds=self.esp_poll_seconds,
+                job_deadline_seconds=self.esp_deadline_seconds,
+            )
         raise ValueError(
             f"LIFECYCLE_ESP_TARGET={self.target!r} is not a publishing target; "
             f"use one of {', '.join(TARGETS)}"

@@ -50,8 +50,6 @@ class Reply(Exception):
 class Emulator:
     """Subclasses implement `route(request) -> (status, body)` and `error_body`."""
 
-    retry_after_header = "Retry-After"
-
     def __init__(self, faults: Faults | None = None, steady_per_minute: float = 0.0) -> None:
         self.faults = faults or Faults()
         self.steady_per_minute = steady_per_minute
@@ -70,6 +68,10 @@ class Emulator:
 
     def error_body(self, status: int, title: str, detail: str) -> Any:
         return {"errors": [{"status": status, "title": title, "detail": detail}]}
+
+    def throttle_headers(self, wait: float) -> dict[str, str]:
+        """What a 429 says about when to come back (Klaviyo and Mailchimp: Retry-After)."""
+        return {"Retry-After": str(max(1, round(wait)))}
 
     # -- serving ---------------------------------------------------------------------------
     @property
@@ -141,12 +143,8 @@ class Emulator:
             return
         if fault == "rate_limit":
             self.faulted[fault] += 1
-            self._send(
-                handler,
-                429,
-                self.error_body(429, "Throttled", "Request was throttled."),
-                {self.retry_after_header: "1"},
-            )
+            body = self.error_body(429, "Throttled", "Request was throttled.")
+            self._send(handler, 429, body, self.throttle_headers(1))
             return
         if fault == "error":
             self.faulted[fault] += 1
@@ -157,7 +155,7 @@ class Emulator:
         if wait is not None:
             self.faulted["steady_limit"] += 1
             body = self.error_body(429, "Throttled", "Steady rate limit reached.")
-            self._send(handler, 429, body, {self.retry_after_header: f"{max(1, round(wait))}"})
+            self._send(handler, 429, body, self.throttle_headers(wait))
             return
         if fault == "slow":
             self.faulted[fault] += 1

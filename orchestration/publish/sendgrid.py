@@ -1,0 +1,243 @@
+"""SendGrid Marketing Campaigns (v3): one contact list per audience, bearer auth.
+
+- adds: `PUT /v3/marketing/contacts` with the list in `list_ids` (an async upsert job: at
+  most 30,000 contacts or 6 MB a request), polled at `GET /v3/marketing/contacts/imports/{id}`
+  until it is no longer pending. Contacts the request's validation refuses (a 400 naming
+  `contacts[i]`) are failed members and the rest is sent again; after a job that `errored`,
+  the contacts are looked up by e-mail and those not on the list are failed members. A
+  `failed` job is submitted again (3 tries) before the batch fails.
+- updates: the same upsert without `list_ids`.
+- removes: contact ids by e-mail (`POST /v3/marketing/contacts/search/emails`, 100 a call),
+  then `DELETE /v3/marketing/lists/{id}/contacts?contact_ids=...` (100 a call, async): the
+  contacts leave the list and are not deleted.
+Consent is one-way: Marketing Campaigns keeps unsubscribes and suppressions apart from
+contacts, and nothing here touches them. Custom fields are created once if missing (Text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
+
+UPSERT_MAX_CONTACTS = 30_000
+UPSERT_MAX_BYTES = 6_000_000
+SEARCH_MAX_EMAILS = 100
+REMOVE_MAX_IDS = 100
+RESERVED = {"first_name": "first_name"}  # our attribute -> SendGrid reserved field
+_CONTACT_INDEX = re.compile(r"contacts\[(\d+)\]")
+
+
+def sendgrid_client(api_key: str, base_url: str, policy: RetryPolicy) -> ApiClient:
+    return ApiClient(
+        "sendgrid",
+        base_url,
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        secrets=[api_key],
+        policy=policy,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class SendGridAdapter:
+    name = "sendgrid"
+    max_batch = UPSERT_MAX_CONTACTS
+
+    def __init__(
+        self,
+        client: ApiClient,
+        poll_seconds: float = 2.0,
+        job_deadline_seconds: float = 1_800.0,
+        job_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.poll_seconds = poll_seconds
+        self.job_deadline_seconds = job_deadline_seconds
+        self.job_attempts = job_attempts
+        self._sleep = sleep
+        self._lists: dict[str, str] = {}
+        self._fields: dict[str, str] | None = None  # custom field name -> id
+
+    def send(self, batch: Batch) -> BatchResult:
+        list_id = self.list_id(batch.list_name)
+        emails = [m.email for m in batch.members]
+        if batch.action == "remove":
+            self._remove(list_id, emails)
+            return BatchResult(confirmed=tuple(emails))
+        failed = self._upsert(batch.members, list_id if batch.action == "add" else None)
+        return BatchResult(confirmed=tuple(e for e in emails if e not in failed), failed=failed)
+
+    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
+        """Nothing to close: each batch's jobs are complete once `send` returns."""
+
+    # -- setup ---------------------------------------------------------------------------
+    def list_id(self, name: str) -> str:
+        if name not in self._lists:
+            found = self.client.request(
+                "GET", "/v3/marketing/lists", params={"page_size": 1000}
+            ).json()
+            for entry in found.get("result", []):
+                if entry["name"] == name:
+                    self._lists[name] = entry["id"]
+            if name not in self._lists:
+                created = self.client.request(
+                    "POST", "/v3/marketing/lists", json={"name": name}
+                ).json()
+                self._lists[name] = created["id"]
+        return self._lists[name]
+
+    def _field_ids(self, attributes: Sequence[str]) -> dict[str, str]:
+        """The custom field id of each attribute that is not a reserved field."""
+        if self._fields is None:
+            found = self.client.request("GET", "/v3/marketing/field_definitions").json()
+            self._fields = {f["name"]: f["id"] for f in found.get("custom_fields", [])}
+        for name in attributes:
+            if name not in RESERVED and name not in self._fields:
+                created = self.client.request(
+                    "POST",
+                    "/v3/marketing/field_definitions",
+                    json={"name": name, "field_type": "Text"},
+                ).json()
+                self._fields[name] = created["id"]
+        return self._fields
+
+    # -- upserts -------------------------------------------------------------------------
+    def _contact(self, member: Member, fields: dict[str, str]) -> dict[str, Any]:
+        contact: dict[str, Any] = {"email": member.email}
+        custom = {}
+        for name, value in member.attributes.items():
+            if name in RESERVED:
+                contact[RESERVED[name]] = _text(value)
+            else:
+                custom[fields[name]] = _text(value)
+        contact["custom_fields"] = custom
+        return contact
+
+    def _upsert(self, members: Sequence[Member], list_id: str | None) -> dict[str, str]:
+        fields = self._field_ids(sorted({a for m in members for a in m.attributes}))
+        contacts = [self._contact(m, fields) for m in members]
+        failed: dict[str, str] = {}
+        for chunk in self._size_chunks(contacts):
+            pending = list(chunk)
+            while pending:
+                body: dict[str, Any] = {"contacts": pending}
+                if list_id:
+                    body["list_ids"] = [list_id]
+                refused, status = self._submit(body)
+                if not refused:
+                    if status == "errored":
+                        failed.update(self._not_imported(pending, list_id))
+                    break
+                failed.update(refused)
+                pending = [c for c in pending if c["email"] not in refused]
+        return failed
+
+    def _size_chunks(self, contacts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for contact in contacts:
+            contact_size = len(json.dumps(contact)) + 1
+            full = len(chunk) >= UPSERT_MAX_CONTACTS or size + contact_size > UPSERT_MAX_BYTES * 0.9
+            if chunk and full:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(contact)
+            size += contact_size
+        if chunk:
+            yield chunk
+
+    def _submit(self, body: dict[str, Any]) -> tuple[dict[str, str], str]:
+        """Send the upsert and wait for its job: (the contacts refused up front, job status)."""
+        for attempt in range(1, self.job_attempts + 1):
+            try:
+                answer = self.client.request("PUT", "/v3/marketing/contacts", json=body).json()
+            except ApiError as exc:
+                refused = self._refused(exc, body["contacts"])
+                if refused:
+                    return refused, "refused"
+                raise
+            status = self._wait_for(answer["job_id"])
+            if status != "failed":
+                return {}, status
+            if attempt == self.job_attempts:
+                raise ApiError(
+                    f"sendgrid: upsert job {answer['job_id']} failed {attempt} times; the batch "
+                    "stays in flight and is sent again by the next sync"
+                )
+        return {}, "failed"  # not reached
+
+    def _refused(self, exc: ApiError, contacts: list[dict[str, Any]]) -> dict[str, str]:
+        """email -> why, for the contacts a 400 validation error names."""
+        if exc.status != 400 or not isinstance(exc.body, dict):
+            return {}
+        refused = {}
+        for error in exc.body.get("errors", []):
+            match = _CONTACT_INDEX.search(str(error.get("field", "")))
+            if match and int(match.group(1)) < len(contacts):
+                refused[contacts[int(match.group(1))]["email"]] = str(error.get("message"))
+        return refused
+
+    def _wait_for(self, job_id: str) -> str:
+        deadline = time.monotonic() + self.job_deadline_seconds
+        while True:
+            job = self.client.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
+            if job["status"] != "pending":
+                return job["status"]
+            if time.monotonic() + self.poll_seconds > deadline:
+                raise ApiError(
+                    f"sendgrid: job {job_id} still pending after {self.job_deadline_seconds:g} "
+                    "s; the batch is sent again by the next sync"
+                )
+            self._sleep(self.poll_seconds)
+
+    def _not_imported(self, contacts: list[dict[str, Any]], list_id: str | None) -> dict[str, str]:
+        """After a job that errored: the contacts SendGrid does not have (on the list)."""
+        found = self._lookup([c["email"] for c in contacts])
+        failed = {}
+        for contact in contacts:
+            stored = found.get(contact["email"])
+            if stored is None or (list_id and list_id not in stored.get("list_ids", [])):
+                failed[contact["email"]] = "errored: not imported (see the job's errors_url)"
+        return failed
+
+    # -- removes -------------------------------------------------------------------------
+    def _lookup(self, emails: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(emails, SEARCH_MAX_EMAILS):
+            try:
+                answer = self.client.request(
+                    "POST", "/v3/marketing/contacts/search/emails", json={"emails": list(chunk)}
+                ).json()
+            except ApiError as exc:
+                if exc.status == 404:  # none of them is a contact
+                    continue
+                raise
+            for email, entry in answer.get("result", {}).items():
+                if "contact" in entry:
+                    found[email] = entry["contact"]
+        return found
+
+    def _remove(self, list_id: str, emails: Sequence[str]) -> None:
+        ids = [c["id"] for c in self._lookup(emails).values() if list_id in c.get("list_ids", [])]
+        for chunk in _chunks(ids, REMOVE_MAX_IDS):
+            answer = self.client.request(
+                "DELETE",
+                f"/v3/marketing/lists/{list_id}/contacts",
+                params={"contact_ids": ",".join(chunk)},
+            ).json()
+            if answer.get("job_id"):
+                self._wait_for(answer["job_id"])
