@@ -31,10 +31,12 @@ dev: setup
 manifest: setup
 	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; print(prepare_manifest())"
 
-# Speed and memory of the quality gate on one multi-million-row partition: a JSON report in
-# bench/results/ (the sample shop for it is generated once under data/bench/).
+# Speed and memory of the quality gate on one multi-million-row partition, and the ESP
+# adapters' throughput at each ESP's rate limit (a 1M-member first sync against each
+# emulator): JSON reports in bench/results/ (data for them under data/bench/).
 bench: setup
 	$(BIN)/python bench/quality_gate.py
+	$(BIN)/python bench/esp_throughput.py
 
 clean:
 	rm -rf data .dagster

@@ -88,26 +88,24 @@ class Settings:
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(_number(env, name, default, minimum=1, kind=int))
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    minimum: float = 0.001,
+    kind: type = float,
+) -> float:
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
-    if value < 1:
-        raise SettingsError(f"{name}={raw!r} must be at least 1")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.001) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw!r} is not {what}") from exc
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value

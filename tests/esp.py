@@ -30,6 +30,8 @@ FAST = RetryPolicy(
 class Esp:
     name: str
     api_key: str
+    public_url: str  # where the adapter goes without LIFECYCLE_ESP_BASE_URL
+    env: tuple[tuple[str, str], ...] = ()  # what the target needs besides <NAME>_API_KEY
 
     def start(self, faults: Faults | None = None) -> Emulator:
         if self.name == "klaviyo":
@@ -74,10 +76,16 @@ class Esp:
 
 
 ESPS = {
-    "klaviyo": Esp("klaviyo", "pk_live_" + "9f3c2b1a7e6d" * 3),
-    "mailchimp": Esp("mailchimp", "0123456789abcdef" * 2 + "-us6"),
-    "sendgrid": Esp("sendgrid", "SG." + "aB3dE5fG7hJ9kL1m" * 4),
+    "klaviyo": Esp("klaviyo", "pk_live_" + "9f3c2b1a7e6d" * 3, "https://a.klaviyo.com"),
+    "mailchimp": Esp(
+        "mailchimp",
+        "0123456789abcdef" * 2 + "-us6",
+        "https://us6.api.mailchimp.com/3.0",
+        (("MAILCHIMP_LIST_ID", "a1b2c3d4e5"),),
+    ),
+    "sendgrid": Esp("sendgrid", "SG." + "aB3dE5fG7hJ9kL1m" * 4, "https://api.sendgrid.com"),
 }
+ASYNC_JOB_ESPS = ("klaviyo", "sendgrid")  # their writes are jobs that can fail
 
 
 def sync(path: Path, adapter: Any, run_id: str) -> SyncReport:

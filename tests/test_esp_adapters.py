@@ -1,6 +1,7 @@
 """What every ESP adapter must do, against its emulator on loopback: a full sync, then only
 the diff; refused members recorded and never published; the list as desired under every
-fault, with no add applied twice; credentials never in logs or errors."""
+fault, with no add applied twice; async jobs that fail; credentials never in logs or errors;
+the target chosen by one environment variable and the credentials."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import duckdb
 import pytest
 
 from orchestration.publish.http import ApiError
+from orchestration.resources.publish import PublishTarget
+from orchestration.settings import Settings, SettingsError
 from tests.emulators.base import Faults
-from tests.esp import ESPS, Esp, sync, writes
+from tests.esp import ASYNC_JOB_ESPS, ESPS, LIST, Esp, sync, writes
 from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
 
 
@@ -129,3 +132,62 @@ def test_credentials_never_reach_logs_or_errors(
     assert esp.api_key not in caplog.text and wrong not in caplog.text
     assert "@example.com" not in caplog.text  # addresses are never logged in full
     assert server.seen_headers and all("Authorization" in h for h in server.seen_headers)
+
+
+@pytest.mark.parametrize("name", ASYNC_JOB_ESPS)
+def test_a_job_that_keeps_failing_leaves_the_batch_in_flight(tmp_path: Path, name: str) -> None:
+    esp = ESPS[name]
+    server = esp.start(Faults(failed_jobs=10))
+    try:
+        path = tmp_path / "warehouse.duckdb"
+        _make_warehouse(path, _people(30), [])
+        with pytest.raises(ApiError, match="3 times"):
+            sync(path, esp.adapter(server), "run-1")
+        with duckdb.connect(str(path), read_only=True) as con:
+            status = con.execute("select status from publish.batches").fetchall()
+            published = con.execute("select count(*) from publish.member_state").fetchall()
+        assert status == [("in_flight",)] and published == [(0,)]
+        # Once the ESP processes jobs again, the next sync resends the batch and is done.
+        server.failed_jobs_left = 0
+        report = sync(path, esp.adapter(server), "run-2")
+        assert report.resumed_batches == 1
+        assert esp.members(server, LIST) == _treatment(_people(30))
+    finally:
+        server.stop()
+
+
+def test_the_target_is_one_variable_and_the_credentials(
+    esp: Esp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = PublishTarget(target=esp.name, outbox_dir="unused")
+    key_variable = f"{esp.name.upper()}_API_KEY"
+    monkeypatch.delenv(key_variable, raising=False)
+    with pytest.raises(ValueError, match=key_variable):
+        target.adapter()
+    monkeypatch.setenv(key_variable, esp.api_key)
+    for name, value in esp.env:
+        monkeypatch.setenv(name, value)
+    adapter = target.adapter()
+    assert adapter.name == esp.name and adapter.client.base_url == esp.public_url
+    assert esp.api_key not in repr(target)
+
+
+def test_esp_settings_come_from_the_environment_with_clear_errors() -> None:
+    settings = Settings.from_env(
+        {
+            "LIFECYCLE_ESP_TARGET": " SendGrid ",
+            "LIFECYCLE_ESP_DEADLINE_SECONDS": "120",
+            "LIFECYCLE_ESP_REQUESTS_PER_MINUTE": "0",
+            "LIFECYCLE_ESP_POLL_SECONDS": "0.5",
+            "LIFECYCLE_OUTBOX_BATCH_ROWS": "10",
+        }
+    )
+    assert settings.esp_target == "sendgrid"
+    assert (settings.esp_deadline_seconds, settings.esp_poll_seconds) == (120.0, 0.5)
+    assert settings.esp_requests_per_minute == 0.0 and settings.outbox_batch_rows == 10
+    with pytest.raises(SettingsError, match="LIFECYCLE_ESP_DEADLINE_SECONDS='soon' is not a"):
+        Settings.from_env({"LIFECYCLE_ESP_DEADLINE_SECONDS": "soon"})
+    with pytest.raises(SettingsError, match=r"LIFECYCLE_OUTBOX_BATCH_ROWS='2\.5' is not a whole"):
+        Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "2.5"})
+    with pytest.raises(SettingsError, match="must be at least 1"):
+        Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "0"})

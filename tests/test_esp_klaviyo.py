@@ -1,6 +1,5 @@
-"""Klaviyo-specific behaviour against its emulator: async import jobs that fail, and the
-daily job publishing to Klaviyo when LIFECYCLE_ESP_TARGET says so. (What every ESP must do
-is in test_esp_adapters.py.)"""
+"""The daily job publishing to Klaviyo's emulator when LIFECYCLE_ESP_TARGET says so. (What
+every ESP must do is in test_esp_adapters.py.)"""
 
 from __future__ import annotations
 
@@ -13,38 +12,14 @@ import pytest
 from dagster import DagsterInstance
 
 from orchestration.assets.audiences import audience_specs
-from orchestration.publish.http import ApiError
 from orchestration.sample import SampleParams, generate_sample_shop
 from tests.conftest import AUDIENCES
 from tests.emulators.base import Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
-from tests.esp import ESPS, LIST, sync
-from tests.test_publish_engine import _make_warehouse, _people
+from tests.esp import ESPS
 
 KLAVIYO = ESPS["klaviyo"]
 API_KEY = KLAVIYO.api_key
-
-
-def test_a_job_that_keeps_failing_leaves_the_batch_in_flight_and_nothing_published(
-    tmp_path: Path,
-) -> None:
-    server = KlaviyoEmulator(API_KEY, Faults(failed_jobs=10)).start()
-    try:
-        path = tmp_path / "warehouse.duckdb"
-        _make_warehouse(path, _people(30), [])
-        with pytest.raises(ApiError, match="cancelled 3 times"):
-            sync(path, KLAVIYO.adapter(server), "run-1")
-        with duckdb.connect(str(path), read_only=True) as con:
-            status = con.execute("select status from publish.batches").fetchall()
-            published = con.execute("select count(*) from publish.member_state").fetchall()
-        assert status == [("in_flight",)] and published == [(0,)]
-        # Once Klaviyo processes jobs again, the next sync sends the batch and is done.
-        server.failed_jobs_left = 0
-        report = sync(path, KLAVIYO.adapter(server), "run-2")
-        assert report.resumed_batches == 1
-        assert server.members(LIST) == {p["email"] for p in _people(30) if not p["holdout"]}
-    finally:
-        server.stop()
 
 
 def test_switching_the_pipeline_to_klaviyo_is_one_variable_and_the_key(

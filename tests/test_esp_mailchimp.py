@@ -1,5 +1,5 @@
 """Mailchimp-specific behaviour against its emulator: consent is one-way, refusals Mailchimp
-gives per member are recorded, and the target is chosen by environment variables alone.
+gives per member are recorded, merge fields and the data centre.
 (What every ESP must do is in test_esp_adapters.py.)"""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish.mailchimp import MailchimpAdapter, api_url, merge_tag
-from orchestration.resources.publish import PublishTarget
+from orchestration.publish.mailchimp import api_url, merge_tag
 from tests.emulators.mailchimp import subscriber_hash
 from tests.esp import ESPS, LIST, sync
 from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
@@ -63,18 +62,9 @@ def test_consent_is_one_way(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_the_target_is_chosen_by_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = PublishTarget(target="mailchimp", outbox_dir="unused")
-    monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
-    with pytest.raises(ValueError, match="MAILCHIMP_API_KEY"):
-        target.adapter()
-    monkeypatch.setenv("MAILCHIMP_API_KEY", MAILCHIMP.api_key)
-    monkeypatch.setenv("MAILCHIMP_LIST_ID", "a1b2c3d4e5")
-    adapter = target.adapter()
-    assert isinstance(adapter, MailchimpAdapter) and adapter.list_id == "a1b2c3d4e5"
-    assert adapter.client.base_url == "https://us6.api.mailchimp.com/3.0"
-    assert MAILCHIMP.api_key not in repr(target)
+def test_the_data_centre_comes_from_the_key_and_tags_fit_mailchimp() -> None:
     assert api_url("abc-us21") == "https://us21.api.mailchimp.com/3.0"
     with pytest.raises(ValueError, match="data centre"):
         api_url("no-data-centre-")
-    assert merge_tag("first_name") == "FNAME" and len(merge_tag("some_long_attribute")) <= 10
+    assert merge_tag("first_name") == "FNAME"
+    assert merge_tag("some_long_attribute") == "SOMELONGAT"

@@ -84,6 +84,30 @@ from members
 {%- endmacro %}
 
 {#-
+    The publishing settings the cart-abandonment steps share (their meta.audience): one
+    holdout for the whole series, top priority, out of the cross-audience frequency cap
+    (the series is its own cadence), full turnover allowed, and the checkout as attributes.
+-#}
+{% macro cart_abandonment_settings(list_name) -%}
+    {{ return({
+        'list_name': list_name,
+        'holdout_share': 0.1,
+        'holdout_key': 'cart_abandonment',
+        'priority': 100,
+        'max_change_share': 3.0,
+        'cadence': 'every 15 minutes',
+        'frequency_capped': false,
+        'attributes': {
+            'checkout_url': 'VARCHAR',
+            'cart_total': 'DECIMAL(18,2)',
+            'cart_currency': 'VARCHAR',
+            'cart_item_count': 'BIGINT',
+            'abandoned_at': 'TIMESTAMP',
+        },
+    }) }}
+{%- endmacro %}
+
+{#-
     The contacts due for one step of the cart-abandonment series (int_abandoned_checkouts),
     with the checkout to bring them back to: the `eligible` of the aud_cart_abandonment_* models.
 -#}

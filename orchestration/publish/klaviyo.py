@@ -16,12 +16,12 @@ Every call is idempotent, so a batch sent again after a crash changes nothing tw
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
-from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
+from orchestration.publish.esp import JobAdapter, chunks, payload_chunks
+from orchestration.publish.http import ApiClient, RetryPolicy
 
 REVISION = "2026-07-15"
 IMPORT_MAX_PROFILES = 10_000
@@ -64,28 +64,12 @@ def profile(member: Member) -> dict[str, Any]:
     return {"type": "profile", "attributes": attributes}
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class KlaviyoAdapter:
+class KlaviyoAdapter(JobAdapter):
     name = "klaviyo"
     max_batch = IMPORT_MAX_PROFILES
 
-    def __init__(
-        self,
-        client: ApiClient,
-        poll_seconds: float = 2.0,
-        job_deadline_seconds: float = 1_800.0,
-        job_attempts: int = 3,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.client = client
-        self.poll_seconds = poll_seconds
-        self.job_deadline_seconds = job_deadline_seconds
-        self.job_attempts = job_attempts
-        self._sleep = sleep
+    def __init__(self, client: ApiClient, **job_options: Any) -> None:
+        super().__init__(client, **job_options)
         self._lists: dict[str, str] = {}
 
     # -- the adapter interface -----------------------------------------------------------
@@ -95,13 +79,10 @@ class KlaviyoAdapter:
             self._remove(list_id, batch.members)
             return BatchResult(confirmed=tuple(m.email for m in batch.members))
         failed: dict[str, str] = {}
-        for chunk in self._payload_chunks(batch.members):
+        for chunk in payload_chunks(batch.members, profile, IMPORT_MAX_PROFILES, IMPORT_MAX_BYTES):
             failed.update(self._import(chunk, list_id if batch.action == "add" else None))
         confirmed = tuple(m.email for m in batch.members if m.email not in failed)
         return BatchResult(confirmed=confirmed, failed=failed)
-
-    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
-        """Nothing to close: every batch is complete at Klaviyo once `send` returns."""
 
     # -- lists ---------------------------------------------------------------------------
     def list_id(self, name: str) -> str:
@@ -123,21 +104,6 @@ class KlaviyoAdapter:
         return self._lists[name]
 
     # -- adds and updates ----------------------------------------------------------------
-    def _payload_chunks(self, members: Sequence[Member]) -> Iterator[list[Member]]:
-        """Members cut so that each import job stays within the profile and size limits."""
-        chunk: list[Member] = []
-        size = 0
-        for member in members:
-            member_size = len(json.dumps(profile(member))) + 1
-            full = len(chunk) >= IMPORT_MAX_PROFILES or size + member_size > IMPORT_MAX_BYTES * 0.9
-            if chunk and full:
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(member)
-            size += member_size
-        if chunk:
-            yield chunk
-
     def _import(self, members: Sequence[Member], list_id: str | None) -> dict[str, str]:
         body: dict[str, Any] = {
             "data": {
@@ -147,32 +113,15 @@ class KlaviyoAdapter:
         }
         if list_id:
             body["data"]["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-        for attempt in range(1, self.job_attempts + 1):
+        for _ in range(self.job_attempts):
             job = self.client.request("POST", "/api/profile-bulk-import-jobs", json=body).json()
             job_id = job["data"]["id"]
-            if self._wait_for(job_id) == "complete":
+            status = self.wait_for(
+                f"/api/profile-bulk-import-jobs/{job_id}", _job_status, {"queued", "processing"}
+            )
+            if status == "complete":
                 return self._import_errors(job_id, members)
-            if attempt == self.job_attempts:
-                raise ApiError(
-                    f"klaviyo: import job {job_id} was cancelled {attempt} times; the batch "
-                    "stays in flight and is sent again by the next sync"
-                )
-        return {}  # not reached
-
-    def _wait_for(self, job_id: str) -> str:
-        deadline = time.monotonic() + self.job_deadline_seconds
-        while True:
-            status = self.client.request("GET", f"/api/profile-bulk-import-jobs/{job_id}").json()[
-                "data"
-            ]["attributes"]["status"]
-            if status in ("complete", "cancelled"):
-                return status
-            if time.monotonic() + self.poll_seconds > deadline:
-                raise ApiError(
-                    f"klaviyo: import job {job_id} still {status} after "
-                    f"{self.job_deadline_seconds:g} s; the batch is sent again by the next sync"
-                )
-            self._sleep(self.poll_seconds)
+        raise self.gave_up(f"import {job_id}", "cancelled")
 
     def _import_errors(self, job_id: str, members: Sequence[Member]) -> dict[str, str]:
         """email -> why, for each profile the job could not import."""
@@ -194,7 +143,7 @@ class KlaviyoAdapter:
     # -- removes -------------------------------------------------------------------------
     def _remove(self, list_id: str, members: Sequence[Member]) -> None:
         ids = []
-        for chunk in _chunks([m.email for m in members], PROFILE_PAGE_SIZE):
+        for chunk in chunks([m.email for m in members], PROFILE_PAGE_SIZE):
             emails = ",".join(json.dumps(e) for e in chunk)
             found = self.client.request(
                 "GET",
@@ -206,12 +155,16 @@ class KlaviyoAdapter:
                 },
             ).json()["data"]
             ids += [p["id"] for p in found]
-        for chunk in _chunks(ids, LIST_CALL_MAX_PROFILES):
+        for chunk in chunks(ids, LIST_CALL_MAX_PROFILES):
             self.client.request(
                 "DELETE",
                 f"/api/lists/{list_id}/relationships/profiles",
                 json={"data": [{"type": "profile", "id": i} for i in chunk]},
             )
+
+
+def _job_status(answer: dict[str, Any]) -> str:
+    return answer["data"]["attributes"]["status"]
 
 
 def _failed_email(attributes: dict[str, Any], members: Sequence[Member]) -> str | None:

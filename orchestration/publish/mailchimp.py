@@ -16,10 +16,11 @@ Merge fields are created once per audience if missing (`MERGE_FIELDS`; text fiel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.esp import chunks
 from orchestration.publish.http import ApiClient, RetryPolicy
 
 MAX_MEMBERS_PER_CALL = 500
@@ -67,11 +68,6 @@ def mailchimp_client(api_key: str, base_url: str, policy: RetryPolicy) -> ApiCli
     )
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -94,13 +90,13 @@ class MailchimpAdapter:
         segment = self.segment_id(batch.list_name)
         emails = [m.email for m in batch.members]
         if batch.action == "remove":
-            for chunk in _chunks(emails, MAX_MEMBERS_PER_CALL):
+            for chunk in chunks(emails, MAX_MEMBERS_PER_CALL):
                 self._segment_call(segment, {"members_to_remove": list(chunk)})
             return BatchResult(confirmed=tuple(emails))
         failed = self._upsert(batch.members)
         if batch.action == "add":
             accepted = [e for e in emails if e not in failed]
-            for chunk in _chunks(accepted, MAX_MEMBERS_PER_CALL):
+            for chunk in chunks(accepted, MAX_MEMBERS_PER_CALL):
                 failed.update(self._segment_call(segment, {"members_to_add": list(chunk)}))
         return BatchResult(confirmed=tuple(e for e in emails if e not in failed), failed=failed)
 
@@ -143,7 +139,7 @@ class MailchimpAdapter:
     def _upsert(self, members: Sequence[Member]) -> dict[str, str]:
         self._ensure_fields(sorted({a for m in members for a in m.attributes}))
         failed: dict[str, str] = {}
-        for chunk in _chunks(members, MAX_MEMBERS_PER_CALL):
+        for chunk in chunks(members, MAX_MEMBERS_PER_CALL):
             body = {
                 "members": [
                     {

@@ -16,13 +16,12 @@ contacts, and nothing here touches them. Custom fields are created once if missi
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.esp import JobAdapter, chunks, payload_chunks
 from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
 
 UPSERT_MAX_CONTACTS = 30_000
@@ -43,32 +42,20 @@ def sendgrid_client(api_key: str, base_url: str, policy: RetryPolicy) -> ApiClie
     )
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _same(contact: dict[str, Any]) -> dict[str, Any]:
+    return contact
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class SendGridAdapter:
+class SendGridAdapter(JobAdapter):
     name = "sendgrid"
     max_batch = UPSERT_MAX_CONTACTS
 
-    def __init__(
-        self,
-        client: ApiClient,
-        poll_seconds: float = 2.0,
-        job_deadline_seconds: float = 1_800.0,
-        job_attempts: int = 3,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.client = client
-        self.poll_seconds = poll_seconds
-        self.job_deadline_seconds = job_deadline_seconds
-        self.job_attempts = job_attempts
-        self._sleep = sleep
+    def __init__(self, client: ApiClient, **job_options: Any) -> None:
+        super().__init__(client, **job_options)
         self._lists: dict[str, str] = {}
         self._fields: dict[str, str] | None = None  # custom field name -> id
 
@@ -80,9 +67,6 @@ class SendGridAdapter:
             return BatchResult(confirmed=tuple(emails))
         failed = self._upsert(batch.members, list_id if batch.action == "add" else None)
         return BatchResult(confirmed=tuple(e for e in emails if e not in failed), failed=failed)
-
-    def finish(self, audience: str, plan_id: str, summary: dict[str, Any]) -> None:
-        """Nothing to close: each batch's jobs are complete once `send` returns."""
 
     # -- setup ---------------------------------------------------------------------------
     def list_id(self, name: str) -> str:
@@ -131,7 +115,7 @@ class SendGridAdapter:
         fields = self._field_ids(sorted({a for m in members for a in m.attributes}))
         contacts = [self._contact(m, fields) for m in members]
         failed: dict[str, str] = {}
-        for chunk in self._size_chunks(contacts):
+        for chunk in payload_chunks(contacts, _same, UPSERT_MAX_CONTACTS, UPSERT_MAX_BYTES):
             pending = list(chunk)
             while pending:
                 body: dict[str, Any] = {"contacts": pending}
@@ -146,23 +130,9 @@ class SendGridAdapter:
                 pending = [c for c in pending if c["email"] not in refused]
         return failed
 
-    def _size_chunks(self, contacts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        chunk: list[dict[str, Any]] = []
-        size = 0
-        for contact in contacts:
-            contact_size = len(json.dumps(contact)) + 1
-            full = len(chunk) >= UPSERT_MAX_CONTACTS or size + contact_size > UPSERT_MAX_BYTES * 0.9
-            if chunk and full:
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(contact)
-            size += contact_size
-        if chunk:
-            yield chunk
-
     def _submit(self, body: dict[str, Any]) -> tuple[dict[str, str], str]:
         """Send the upsert and wait for its job: (the contacts refused up front, job status)."""
-        for attempt in range(1, self.job_attempts + 1):
+        for _ in range(self.job_attempts):
             try:
                 answer = self.client.request("PUT", "/v3/marketing/contacts", json=body).json()
             except ApiError as exc:
@@ -173,12 +143,7 @@ class SendGridAdapter:
             status = self._wait_for(answer["job_id"])
             if status != "failed":
                 return {}, status
-            if attempt == self.job_attempts:
-                raise ApiError(
-                    f"sendgrid: upsert job {answer['job_id']} failed {attempt} times; the batch "
-                    "stays in flight and is sent again by the next sync"
-                )
-        return {}, "failed"  # not reached
+        raise self.gave_up(f"upsert {answer['job_id']}", "failed")
 
     def _refused(self, exc: ApiError, contacts: list[dict[str, Any]]) -> dict[str, str]:
         """email -> why, for the contacts a 400 validation error names."""
@@ -192,17 +157,8 @@ class SendGridAdapter:
         return refused
 
     def _wait_for(self, job_id: str) -> str:
-        deadline = time.monotonic() + self.job_deadline_seconds
-        while True:
-            job = self.client.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
-            if job["status"] != "pending":
-                return job["status"]
-            if time.monotonic() + self.poll_seconds > deadline:
-                raise ApiError(
-                    f"sendgrid: job {job_id} still pending after {self.job_deadline_seconds:g} "
-                    "s; the batch is sent again by the next sync"
-                )
-            self._sleep(self.poll_seconds)
+        path = f"/v3/marketing/contacts/imports/{job_id}"
+        return self.wait_for(path, lambda job: job["status"], {"pending"})
 
     def _not_imported(self, contacts: list[dict[str, Any]], list_id: str | None) -> dict[str, str]:
         """After a job that errored: the contacts SendGrid does not have (on the list)."""
@@ -217,7 +173,7 @@ class SendGridAdapter:
     # -- removes -------------------------------------------------------------------------
     def _lookup(self, emails: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(emails, SEARCH_MAX_EMAILS):
+        for chunk in chunks(emails, SEARCH_MAX_EMAILS):
             try:
                 answer = self.client.request(
                     "POST", "/v3/marketing/contacts/search/emails", json={"emails": list(chunk)}
@@ -233,7 +189,7 @@ class SendGridAdapter:
 
     def _remove(self, list_id: str, emails: Sequence[str]) -> None:
         ids = [c["id"] for c in self._lookup(emails).values() if list_id in c.get("list_ids", [])]
-        for chunk in _chunks(ids, REMOVE_MAX_IDS):
+        for chunk in chunks(ids, REMOVE_MAX_IDS):
             answer = self.client.request(
                 "DELETE",
                 f"/v3/marketing/lists/{list_id}/contacts",

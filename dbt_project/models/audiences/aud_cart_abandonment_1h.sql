@@ -1,22 +1,9 @@
 -- First step, from cart_step_1_after_minutes after the last checkout activity: service only
 -- (help, a person who answers), never a discount.
--- The steps share one holdout (holdout_key), so a contact is held out of the whole series.
-{{ config(tags=['intraday'], meta={'audience': {
-    'list_name': 'Cart abandonment 1: can we help?',
-    'holdout_share': 0.1,
-    'holdout_key': 'cart_abandonment',
-    'priority': 100,
-    'max_change_share': 3.0,
-    'cadence': 'every 15 minutes',
-    'frequency_capped': false,
-    'attributes': {
-        'checkout_url': 'VARCHAR',
-        'cart_total': 'DECIMAL(18,2)',
-        'cart_currency': 'VARCHAR',
-        'cart_item_count': 'BIGINT',
-        'abandoned_at': 'TIMESTAMP',
-    },
-}}) }}
+-- Its settings are the series' (cart_abandonment_settings in macros/audiences.sql).
+{{ config(tags=['intraday'], meta={'audience': cart_abandonment_settings(
+    'Cart abandonment 1: can we help?'
+)}) }}
 
 with eligible as (
     {{ cart_abandonment_eligible(1) }}
