@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish.http import ApiError
+from orchestration.publish.http import ApiError, RetryPolicy
+from orchestration.publish.klaviyo import klaviyo_client
 from orchestration.resources.publish import PublishTarget
 from orchestration.settings import Settings, SettingsError
 from tests.emulators.base import Faults
@@ -191,3 +192,20 @@ def test_esp_settings_come_from_the_environment_with_clear_errors() -> None:
         Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "2.5"})
     with pytest.raises(SettingsError, match="must be at least 1"):
         Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "0"})
+
+
+def test_a_call_that_times_out_is_retried_until_an_answer_comes() -> None:
+    server = ESPS["klaviyo"].start(Faults(slow_rate=0.5, slow_seconds=0.6, seed=3))
+    try:
+        policy = RetryPolicy(
+            deadline_seconds=30,
+            timeout_seconds=0.3,
+            backoff_base_seconds=0.01,
+            backoff_max_seconds=0.05,
+        )
+        client = klaviyo_client(ESPS["klaviyo"].api_key, server.base_url, policy)
+        for _ in range(8):
+            assert client.request("GET", "/api/lists").json()["data"] == []
+    finally:
+        server.stop()
+    assert server.faulted["slow"] > 0 and client.retries >= server.faulted["slow"]

@@ -85,9 +85,22 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     return frequency_caps
 
 
-def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
+def sync_settings(spec: AudienceSpec, dry_run: bool = False, force: bool = False) -> SyncSettings:
+    """How an audience is synced: its meta.audience settings and the project's vars."""
     min_change_rows = int(project_var("publish_min_change_rows"))
+    return SyncSettings(
+        list_name=spec.list_name,
+        max_change_share=float(spec.settings.get("max_change_share", 0.5)),
+        asm_group_id=spec.settings.get("asm_group_id"),
+        dry_run=dry_run,
+        force=force,
+        capped_table=CAPPED_TABLE if spec.frequency_capped else None,
+        min_change_rows=int(spec.settings.get("min_change_rows", min_change_rows)),
+        extra_attributes=tuple(spec.settings.get("attributes", {})),
+    )
 
+
+def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey(["publish", spec.name]),
         deps=[spec.key, CAPS_KEY] if spec.frequency_capped else [spec.key],
@@ -103,16 +116,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
         warehouse: DuckDBWarehouse,
         publish_target: PublishTarget,
     ) -> MaterializeResult:
-        settings = SyncSettings(
-            list_name=spec.list_name,
-            max_change_share=float(spec.settings.get("max_change_share", 0.5)),
-            asm_group_id=spec.settings.get("asm_group_id"),
-            dry_run=publish_target.dry_run,
-            force=publish_target.force,
-            capped_table=CAPPED_TABLE if spec.frequency_capped else None,
-            min_change_rows=int(spec.settings.get("min_change_rows", min_change_rows)),
-            extra_attributes=tuple(spec.settings.get("attributes", {})),
-        )
+        settings = sync_settings(spec, publish_target.dry_run, publish_target.force)
         adapter = publish_target.adapter()
         with warehouse.connect() as con:
             try:

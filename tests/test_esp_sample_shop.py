@@ -1,0 +1,116 @@
+"""The sample shop's audiences at each ESP: the daily job publishing to Klaviyo's emulator
+because LIFECYCLE_ESP_TARGET says so, then the same audiences synced to the Mailchimp and
+SendGrid emulators with faults on. (What every adapter must do is in test_esp_adapters.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from orchestration.assets.audiences import audience_specs
+from orchestration.assets.publish import sync_settings
+from orchestration.publish.engine import sync_audience
+from orchestration.sample import SampleParams, generate_sample_shop
+from tests.conftest import AUDIENCES
+from tests.emulators.base import Faults
+from tests.emulators.klaviyo import KlaviyoEmulator
+from tests.esp import ESPS, Esp
+
+PARAMS = SampleParams(customers=200, days=20, start_date=dt.date(2024, 5, 1), seed=4)
+API_KEY = ESPS["klaviyo"].api_key
+FAULTS = Faults(rate_limit_every=9, error_rate=0.05, reset_rate=0.02)
+
+
+def _state(warehouse: Path, target: str) -> dict[str, set[str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select audience, email from publish.member_state where target = ?", [target]
+        ).fetchall()
+    by_audience: dict[str, set[str]] = {}
+    for audience, email in rows:
+        by_audience.setdefault(audience, set()).add(email)
+    return by_audience
+
+
+@pytest.fixture(scope="module")
+def on_klaviyo(tmp_path_factory: pytest.TempPathFactory):
+    """The daily job over the sample shop with LIFECYCLE_ESP_TARGET=klaviyo."""
+    data = tmp_path_factory.mktemp("esp") / "data"
+    generate_sample_shop(PARAMS, data / "landing")
+    server = KlaviyoEmulator(API_KEY, FAULTS).start()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
+        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
+            mp.delenv(name, raising=False)
+        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+        mp.setenv("LIFECYCLE_ESP_TARGET", "klaviyo")
+        mp.setenv("KLAVIYO_API_KEY", API_KEY)
+        mp.setenv("LIFECYCLE_ESP_BASE_URL", server.base_url)
+        mp.setenv("LIFECYCLE_ESP_POLL_SECONDS", "0.05")
+        mp.setenv("LIFECYCLE_ESP_REQUESTS_PER_MINUTE", "6000")
+        import orchestration.definitions as module
+
+        job = importlib.reload(module).defs.resolve_job_def("daily_refresh")
+        tags = {
+            "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
+            "dagster/asset_partition_range_end": PARAMS.end_date.isoformat(),
+        }
+        try:
+            with DagsterInstance.ephemeral() as instance:
+                result = job.execute_in_process(instance=instance, tags=tags)
+                logs = "\n".join(
+                    str(r.dagster_event or r.user_message) for r in instance.all_logs(result.run_id)
+                )
+        finally:
+            server.stop()
+    yield result, logs, server, data / "warehouse.duckdb"
+
+
+def test_switching_the_pipeline_to_klaviyo_is_one_variable_and_the_key(on_klaviyo) -> None:
+    result, logs, server, warehouse = on_klaviyo
+    assert result.success
+    published = {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] == "publish" and e.asset_key.path[-1] in AUDIENCES
+    }
+    assert set(published) == set(AUDIENCES)
+    assert {m["target"].value for m in published.values()} == {"klaviyo"}
+    state = _state(warehouse, "klaviyo")
+    assert state, "nothing was published"
+    for spec in audience_specs():
+        assert server.members(spec.list_name) == state.get(spec.name, set()), spec.name
+    assert API_KEY not in logs and API_KEY not in str(published)
+
+
+@pytest.mark.parametrize("name", ["mailchimp", "sendgrid"])
+def test_the_sample_shops_audiences_sync_to_every_esp_under_faults(on_klaviyo, name: str) -> None:
+    *_, warehouse = on_klaviyo
+    esp: Esp = ESPS[name]
+    server = esp.start(FAULTS)
+    try:
+        adapter = esp.adapter(server)
+        with duckdb.connect(str(warehouse)) as con:
+            for spec in audience_specs():
+                sync_audience(con, spec.name, adapter, f"{name}-1", sync_settings(spec))
+        state = _state(warehouse, name)
+        assert sum(len(members) for members in state.values()) > 0
+        for spec in audience_specs():
+            assert esp.members(server, spec.list_name) == state.get(spec.name, set()), spec.name
+        # The same again: nothing to send.
+        with duckdb.connect(str(warehouse)) as con:
+            again = [
+                sync_audience(con, spec.name, adapter, f"{name}-2", sync_settings(spec))
+                for spec in audience_specs()
+            ]
+        assert all(r.adds + r.removes + r.updates == 0 for r in again)
+        # The Klaviyo state, recorded apart, is the same members: one desired state per audience.
+        assert state == _state(warehouse, "klaviyo")
+    finally:
+        server.stop()
+    assert server.duplicate_adds == 0
