@@ -36,6 +36,16 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
     return generate_sample_shop(params, tmp_path_factory.mktemp("demo") / "landing")
 
 
+def point_settings_at(mp: pytest.MonkeyPatch, data: Path) -> None:
+    """Every data setting at `data` (for module-scoped fixtures, which cannot use
+    `isolated_env`): landing, warehouse and outbox below it, UTC, partitions from 2024."""
+    mp.setenv("LIFECYCLE_DATA_DIR", str(data))
+    for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
+        mp.delenv(name, raising=False)
+    mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+    mp.setenv("LIFECYCLE_TIMEZONE", "UTC")
+
+
 @pytest.fixture
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every setting at a fresh folder, so no test touches the project's data."""

@@ -17,7 +17,7 @@ from dagster import AssetKey, DagsterInstance
 from orchestration.quality.gate import run_audience_gate
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.sample import SampleParams, generate_sample_shop
-from tests.conftest import AUDIENCES
+from tests.conftest import AUDIENCES, point_settings_at
 
 PARAMS = SampleParams(customers=400, days=40, start_date=dt.date(2024, 6, 1), seed=8)
 DAY_1 = PARAMS.end_date - dt.timedelta(days=1)
@@ -43,10 +43,7 @@ def two_days(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("audiences") / "data"
     generate_sample_shop(PARAMS, data / "landing")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
-        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
-            mp.delenv(name, raising=False)
-        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+        point_settings_at(mp, data)
         yield _run_two_days(data)
 
 

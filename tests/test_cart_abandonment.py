@@ -13,6 +13,7 @@ import pytest
 from dagster import DagsterInstance
 
 from orchestration.sample import SampleParams, generate_sample_shop
+from tests.conftest import point_settings_at
 
 PARAMS = SampleParams(customers=300, days=30, start_date=dt.date(2024, 9, 1), seed=5)
 CART_AUDIENCES = ("aud_cart_abandonment_1h", "aud_cart_abandonment_24h", "aud_cart_abandonment_3d")
@@ -79,11 +80,7 @@ def cart_runs(tmp_path_factory: pytest.TempPathFactory):
     landing = data / "landing"
     generate_sample_shop(PARAMS, landing)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
-        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
-            mp.delenv(name, raising=False)
-        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
-        mp.setenv("LIFECYCLE_TIMEZONE", "UTC")
+        point_settings_at(mp, data)
         yield _run(data, landing)
 
 

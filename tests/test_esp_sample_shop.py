@@ -16,7 +16,7 @@ from orchestration.assets.audiences import audience_specs
 from orchestration.assets.publish import sync_settings
 from orchestration.publish.engine import sync_audience
 from orchestration.sample import SampleParams, generate_sample_shop
-from tests.conftest import AUDIENCES
+from tests.conftest import AUDIENCES, point_settings_at
 from tests.emulators.base import Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
 from tests.esp import ESPS, Esp
@@ -44,10 +44,7 @@ def on_klaviyo(tmp_path_factory: pytest.TempPathFactory):
     generate_sample_shop(PARAMS, data / "landing")
     server = KlaviyoEmulator(API_KEY, FAULTS).start()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIFECYCLE_DATA_DIR", str(data))
-        for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_OUTBOX_DIR"):
-            mp.delenv(name, raising=False)
-        mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
+        point_settings_at(mp, data)
         mp.setenv("LIFECYCLE_ESP_TARGET", "klaviyo")
         mp.setenv("KLAVIYO_API_KEY", API_KEY)
         mp.setenv("LIFECYCLE_ESP_BASE_URL", server.base_url)

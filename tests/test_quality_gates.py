@@ -26,7 +26,7 @@ import pytest
 from dagster import DagsterInstance
 
 from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
-from tests.conftest import SMALL
+from tests.conftest import SMALL, point_settings_at
 
 GOOD_START = SMALL.start_date
 GOOD_END = GOOD_START + dt.timedelta(days=19)
@@ -55,7 +55,7 @@ def good_state(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSumma
     data = tmp_path_factory.mktemp("good") / "data"
     shutil.copytree(small_shop.landing_dir, data / "landing")
     with pytest.MonkeyPatch.context() as mp:
-        _point_settings_at(mp, data)
+        point_settings_at(mp, data)
         definitions = _reload_definitions()
         job = definitions.defs.resolve_job_def("daily_refresh")
         with DagsterInstance.ephemeral() as instance:
@@ -64,13 +64,6 @@ def good_state(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSumma
             )
         assert result.success
     return data
-
-
-def _point_settings_at(mp: pytest.MonkeyPatch, data: Path) -> None:
-    mp.setenv("LIFECYCLE_DATA_DIR", str(data))
-    for name in ("LIFECYCLE_LANDING_DIR", "LIFECYCLE_WAREHOUSE_PATH", "LIFECYCLE_TIMEZONE"):
-        mp.delenv(name, raising=False)
-    mp.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
 
 
 @dataclass
@@ -119,7 +112,7 @@ class Pipeline:
 def pipeline(good_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     data = tmp_path / "data"
     shutil.copytree(good_state, data)
-    _point_settings_at(monkeypatch, data)
+    point_settings_at(monkeypatch, data)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     return Pipeline(data=data, definitions=_reload_definitions())
 
@@ -364,7 +357,7 @@ def landed(good_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Landed
     data = tmp_path_factory.mktemp("within") / "data"
     shutil.copytree(good_state, data)
     with pytest.MonkeyPatch.context() as mp:
-        _point_settings_at(mp, data)
+        point_settings_at(mp, data)
         p = Pipeline(data=data, definitions=_reload_definitions())
         original = {f: f.read_bytes() for f in (data / "landing").rglob(f"day={BAD_DAY}/*")}
         keys = {kind: damage(p) for kind, (damage, _) in WITHIN_TOLERANCE.items()}
