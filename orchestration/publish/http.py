@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,9 +54,8 @@ class RetryPolicy:
 class Pace:
     """At most `per_minute` calls a minute, spread evenly, shared by threads."""
 
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: float) -> None:
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
-        self._clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
 
@@ -64,7 +63,7 @@ class Pace:
         if not self.interval:
             return
         with self._lock:
-            now = self._clock()
+            now = time.monotonic()
             start = max(now, self._next)
             self._next = start + self.interval
         if start > now:
