@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from orchestration.publish.engine import AUDIENCE_SCHEMA, PUBLISH_SCHEMA, ensure_publish_tables
+from orchestration.publish.state import AUDIENCE_SCHEMA, PUBLISH_SCHEMA, ensure_publish_tables
 
 CAPPED_TABLE = f"{PUBLISH_SCHEMA}.capped_members"
 

@@ -23,22 +23,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from orchestration.publish.adapters import Adapter, Batch, Member
-
-PUBLISH_SCHEMA = "publish"
-AUDIENCE_SCHEMA = "audiences"
-# What a target receives about each member besides the address (an audience may add its own).
-ATTRIBUTES = (
-    "first_name",
-    "lifecycle_stage",
-    "rfm_segment",
-    "is_vip",
-    "favourite_brand",
-    "favourite_category",
-    "order_count",
-    "last_order_date",
-    "first_order_date",
-    "reason",
-)
+from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
+from orchestration.publish.state import PUBLISH_SCHEMA, ensure_publish_tables, state_filter
 
 
 class CircuitBreakerOpen(RuntimeError):
@@ -79,114 +65,6 @@ class SyncReport:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {PUBLISH_SCHEMA}")
-    con.execute(
-        f"""
-        create table if not exists {PUBLISH_SCHEMA}.member_state (
-            audience varchar not null,
-            target varchar not null,
-            email varchar not null,
-            attributes json,
-            attributes_hash varchar not null,
-            batch_id varchar not null,
-            added_at timestamptz not null,  -- the first confirmed add: the entry into the list
-            confirmed_at timestamptz not null,
-            primary key (audience, target, email)
-        )
-        """
-    )
-    con.execute(
-        f"""
-        create table if not exists {PUBLISH_SCHEMA}.batches (
-            batch_id varchar primary key,
-            audience varchar not null,
-            target varchar not null,
-            plan_id varchar not null,
-            seq integer not null,
-            action varchar not null,
-            members integer not null,
-            status varchar not null,  -- planned, in_flight, done
-            planned_at timestamptz not null,
-            sent_at timestamptz,
-            done_at timestamptz,
-            confirmed integer,
-            failed integer
-        )
-        """
-    )
-    con.execute(
-        f"""
-        create table if not exists {PUBLISH_SCHEMA}.batch_members (
-            batch_id varchar not null,
-            email varchar not null,
-            attributes json,
-            attributes_hash varchar not null
-        )
-        """
-    )
-    con.execute(
-        f"""
-        create table if not exists {PUBLISH_SCHEMA}.member_failures (
-            batch_id varchar not null,
-            audience varchar not null,
-            target varchar not null,
-            email varchar not null,
-            action varchar not null,
-            reason varchar not null,
-            failed_at timestamptz not null
-        )
-        """
-    )
-    con.execute(
-        f"""
-        create table if not exists {PUBLISH_SCHEMA}.sync_log (
-            run_id varchar not null,
-            audience varchar not null,
-            target varchar not null,
-            started_at timestamptz not null,
-            seconds double not null,
-            dry_run boolean not null,
-            desired bigint, previous bigint, adds bigint, removes bigint, updates bigint,
-            resumed_batches integer, batches integer, confirmed bigint, failed bigint,
-            refused varchar
-        )
-        """
-    )
-    # Added after the first release: warehouses from then gain them here.
-    con.execute(f"alter table {PUBLISH_SCHEMA}.sync_log add column if not exists as_of timestamp")
-    con.execute(f"alter table {PUBLISH_SCHEMA}.sync_log add column if not exists skipped varchar")
-
-
-def _desired_sql(audience: str, settings: SyncSettings) -> str:
-    attributes = ", ".join(f"{a} := a.{a}" for a in (*ATTRIBUTES, *settings.extra_attributes))
-    capped = ""
-    if settings.capped_table:
-        capped = (
-            f" and a.email not in (select email from {settings.capped_table} "
-            f"where audience = '{audience}')"
-        )
-    group = ""
-    if settings.asm_group_id is not None:
-        group = f" or s.asm_group_id = {int(settings.asm_group_id)}"
-    return f"""
-        select email, attributes, md5(attributes::varchar) as attributes_hash
-        from (
-            select a.email, to_json(struct_pack({attributes})) as attributes
-            from {AUDIENCE_SCHEMA}.{audience} a
-            where not a.is_holdout{capped}
-                and a.email not in (
-                    select s.email from marts.suppressions s
-                    where s.asm_group_id is null{group}
-                )
-        )
-    """
-
-
-def _state_filter(audience: str, target: str) -> str:
-    return f"audience = '{audience}' and target = '{target}'"
-
-
 def _send(
     con: duckdb.DuckDBPyConnection,
     adapter: Adapter,
@@ -217,7 +95,7 @@ def _send(
         con.execute("create or replace temp table confirmed (email varchar)")
         if confirmed:
             con.executemany("insert into confirmed values (?)", [(e,) for e in confirmed])
-        where = _state_filter(audience, target)
+        where = state_filter(audience, target)
         if action == "remove":
             con.execute(
                 f"delete from {PUBLISH_SCHEMA}.member_state "
@@ -272,7 +150,7 @@ def sync_audience(
     ensure_publish_tables(con)
     target = adapter.name
     report = SyncReport(audience, target, run_id, dry_run=settings.dry_run)
-    where = _state_filter(audience, target)
+    where = state_filter(audience, target)
 
     if not settings.dry_run:
         # First what an earlier run planned but did not see confirmed.
@@ -286,7 +164,7 @@ def sync_audience(
         for plan_id in sorted({p for _, p in unfinished}):
             adapter.finish(audience, plan_id, {"audience": audience, "resumed_by": run_id})
 
-    report.as_of, last_as_of = _as_of(con, audience, where)
+    report.as_of, last_as_of = as_of(con, audience, where)
     if report.as_of is not None and last_as_of is not None and report.as_of < last_as_of:
         report.skipped = (
             f"{audience} was built as of {report.as_of:%Y-%m-%d %H:%M} UTC, before the state "
@@ -297,27 +175,10 @@ def sync_audience(
         _log(con, report, started_at)
         return report
 
-    con.execute(f"create or replace temp table desired as {_desired_sql(audience, settings)}")
-    con.execute(
-        f"""
-        create or replace temp table diff as
-        with state as (select * from {PUBLISH_SCHEMA}.member_state where {where})
-        select 'add' as action, d.email, d.attributes, d.attributes_hash
-        from desired d left join state s using (email)
-        where s.email is null
-            -- A member the target refused is recorded, not retried on every run.
-            and d.email not in (
-                select email from {PUBLISH_SCHEMA}.member_failures
-                where {where} and action = 'add'
-            )
-        union all
-        select 'remove', s.email, s.attributes, s.attributes_hash
-        from state s left join desired d using (email) where d.email is null
-        union all
-        select 'update', d.email, d.attributes, d.attributes_hash
-        from desired d join state s using (email) where d.attributes_hash <> s.attributes_hash
-        """
+    desired = desired_sql(
+        audience, settings.extra_attributes, settings.capped_table, settings.asm_group_id
     )
+    compare(con, desired, where)
     report.desired = con.execute("select count(*) from desired").fetchall()[0][0]
     report.previous = con.execute(
         f"select count(*) from {PUBLISH_SCHEMA}.member_state where {where}"
@@ -326,20 +187,19 @@ def sync_audience(
     report.adds, report.removes, report.updates = (
         counts.get(a, 0) for a in ("add", "remove", "update")
     )
-    change = report.adds + report.removes
-    bound = settings.max_change_share * report.previous
-    breaks = change > bound and change >= settings.min_change_rows
-    if report.previous and breaks and not settings.force:
-        report.refused = (
-            f"{audience} -> {target}: {report.adds} adds and {report.removes} removes would "
-            f"change {change / report.previous:.0%} of the {report.previous} members the "
-            f"target has; the audience allows {settings.max_change_share:.0%} "
-            f"(meta.audience.max_change_share) once {settings.min_change_rows} members change. "
-            "Nothing was sent. Check the audience, then "
-            "publish with force if the change is intended."
-        )
-    elif not settings.dry_run and change + report.updates:
-        _plan(con, audience, target, run_id, adapter.max_batch)
+    refused = refusal(
+        audience,
+        target,
+        adds=report.adds,
+        removes=report.removes,
+        previous=report.previous,
+        max_change_share=settings.max_change_share,
+        min_change_rows=settings.min_change_rows,
+    )
+    if refused and not settings.force:
+        report.refused = refused
+    elif not settings.dry_run and report.adds + report.removes + report.updates:
+        plan_batches(con, audience, target, run_id, adapter.max_batch)
         planned = con.execute(
             f"select batch_id from {PUBLISH_SCHEMA}.batches where plan_id = ? and {where} "
             "order by seq",
@@ -365,69 +225,6 @@ def sync_audience(
     if report.refused:
         raise CircuitBreakerOpen(report.refused)
     return report
-
-
-def _as_of(
-    con: duckdb.DuckDBPyConnection, audience: str, where: str
-) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The moment the audience table was built as of, and that of the last state sent."""
-    has_as_of = con.execute(
-        "select count(*) from information_schema.columns "
-        "where table_schema = ? and table_name = ? and column_name = 'as_of'",
-        [AUDIENCE_SCHEMA, audience],
-    ).fetchall()[0][0]
-    built = None
-    if has_as_of:
-        built = con.execute(f"select max(as_of) from {AUDIENCE_SCHEMA}.{audience}").fetchall()[0][0]
-    sent = con.execute(
-        f"select max(as_of) from {PUBLISH_SCHEMA}.sync_log "
-        f"where {where} and not dry_run and refused is null and skipped is null"
-    ).fetchall()[0][0]
-    return built, sent
-
-
-def _plan(
-    con: duckdb.DuckDBPyConnection, audience: str, target: str, run_id: str, size: int
-) -> None:
-    """Cut the diff into numbered batches of one action each, stored before any is sent."""
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            f"""
-            create or replace temp table planned as
-            select *,
-                dense_rank() over (order by action_order, chunk) as seq
-            from (
-                select *,
-                    case action when 'remove' then 1 when 'add' then 2 else 3 end as action_order,
-                    (row_number() over (partition by action order by email) - 1) // {size}
-                        as chunk
-                from diff
-            )
-            """
-        )
-        prefix = f"{audience}:{target}:{run_id}:"
-        con.execute(
-            f"""
-            insert into {PUBLISH_SCHEMA}.batches
-            select '{prefix}' || lpad(seq::varchar, 5, '0'), '{audience}', '{target}', ?, seq,
-                any_value(action), count(*), 'planned', current_timestamp,
-                null, null, null, null
-            from planned group by seq
-            """,
-            [run_id],
-        )
-        con.execute(
-            f"""
-            insert into {PUBLISH_SCHEMA}.batch_members
-            select '{prefix}' || lpad(seq::varchar, 5, '0'), email, attributes, attributes_hash
-            from planned
-            """
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def _log(con: duckdb.DuckDBPyConnection, r: SyncReport, started_at: dt.datetime) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from orchestration.publish.engine import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
+from orchestration.publish.state import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
 
 ENTRIES_TABLE = f"{PUBLISH_SCHEMA}.audience_entries"
 HOLDOUT_RESULTS = "marts.holdout_results"
