@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 
@@ -62,7 +62,6 @@ class SyncReport:
     as_of: dt.datetime | None = None  # the moment the audience was built as of
     dry_run: bool = False
     seconds: float = 0.0
-    failures: dict[str, str] = field(default_factory=dict)
 
 
 def _send(
@@ -135,7 +134,6 @@ def _send(
     report.batches += 1
     report.confirmed += len(confirmed)
     report.failed += len(result.failed)
-    report.failures.update(result.failed)
 
 
 def sync_audience(
