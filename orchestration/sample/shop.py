@@ -12,7 +12,7 @@ import numpy as np
 
 from orchestration.sample.catalog import build_catalog
 from orchestration.sample.email_events import build_campaigns, build_email_events
-from orchestration.sample.landing import LandingWriter
+from orchestration.sample.landing.writer import LandingWriter
 from orchestration.sample.orders import build_checkouts, build_orders
 from orchestration.sample.params import SampleParams
 from orchestration.sample.people import DAY, People, build_people
