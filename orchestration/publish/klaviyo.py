@@ -2,8 +2,9 @@
 
 - adds: `POST /api/profile-bulk-import-jobs` with the list as the job's relationship (up to
   10,000 profiles and 5 MB a job), polled until `complete`; the job's import errors are the
-  members that failed (never marked published, never retried by the engine). A cancelled
-  job is submitted again, a few times, before the batch fails.
+  members that failed (never marked published, never retried by the engine). A job that
+  ends in any other status (`cancelled`) is submitted again, a few times, before the batch
+  fails, with the last job's status in the error.
 - updates: the same import job without the list: the profiles' properties change.
 - removes: the profiles' ids by e-mail (`GET /api/profiles?filter=any(email,[...])`, 100 a
   page), then `DELETE /api/lists/{id}/relationships/profiles` (1,000 a call). Removing takes
@@ -113,6 +114,7 @@ class KlaviyoAdapter(JobAdapter):
         }
         if list_id:
             body["data"]["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+        job_id = status = ""
         for _ in range(self.job_attempts):
             job = self.client.request("POST", "/api/profile-bulk-import-jobs", json=body).json()
             job_id = job["data"]["id"]
@@ -121,7 +123,8 @@ class KlaviyoAdapter(JobAdapter):
             )
             if status == "complete":
                 return self._import_errors(job_id, members)
-        raise self.gave_up(f"import {job_id}", "cancelled")
+        # Named by the last job's own status: `cancelled` is the one Klaviyo documents.
+        raise self.gave_up(f"import {job_id}", status)
 
     def _import_errors(self, job_id: str, members: Sequence[Member]) -> dict[str, str]:
         """email -> why, for each profile the job could not import."""
