@@ -1,4 +1,4 @@
-"""Async ESP jobs given up: the error names the job's real last status."""
+"""Async ESP jobs given up: the error names the job's real last status; attempts are at least 1."""
 
 from __future__ import annotations
 
@@ -39,3 +39,9 @@ def test_a_given_up_klaviyo_import_names_the_jobs_real_status() -> None:
         server.stop()
     assert "cancelled" not in str(gave_up.value)
     assert len(server.jobs) == 3  # each attempt was a new job
+
+
+def test_an_adapter_needs_at_least_one_job_attempt() -> None:
+    client = klaviyo_client(API_KEY, "http://127.0.0.1:9", POLICY)
+    with pytest.raises(ValueError, match="job_attempts must be at least 1, not 0"):
+        KlaviyoAdapter(client, job_attempts=0)

@@ -52,6 +52,9 @@ class JobAdapter:
         job_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if job_attempts < 1:
+            # Zero attempts would give every batch up unsent, with no job to name.
+            raise ValueError(f"job_attempts must be at least 1, not {job_attempts}")
         self.client = client
         self.poll_seconds = poll_seconds
         self.job_deadline_seconds = job_deadline_seconds

@@ -132,6 +132,7 @@ class SendGridAdapter(JobAdapter):
 
     def _submit(self, body: dict[str, Any]) -> tuple[dict[str, str], str]:
         """Send the upsert and wait for its job: (the contacts refused up front, job status)."""
+        job_id = ""
         for _ in range(self.job_attempts):
             try:
                 answer = self.client.request("PUT", "/v3/marketing/contacts", json=body).json()
@@ -140,10 +141,11 @@ class SendGridAdapter(JobAdapter):
                 if refused:
                     return refused, "refused"
                 raise
-            status = self._wait_for(answer["job_id"])
+            job_id = answer["job_id"]
+            status = self._wait_for(job_id)
             if status != "failed":
                 return {}, status
-        raise self.gave_up(f"upsert {answer['job_id']}", "failed")
+        raise self.gave_up(f"upsert {job_id}", "failed")
 
     def _refused(self, exc: ApiError, contacts: list[dict[str, Any]]) -> dict[str, str]:
         """email -> why, for the contacts a 400 validation error names."""
