@@ -1,12 +1,11 @@
 """Assets, by stage: ingest (raw tables) and their gates, the dbt models, publishing."""
 
 from orchestration.assets.dbt import build_dbt_assets
-from orchestration.assets.ingest import WAREHOUSE_POOL, build_ingest_assets
+from orchestration.assets.ingest import build_ingest_assets
 from orchestration.assets.publish import build_publish_assets
 from orchestration.assets.quality import build_audience_checks, build_gate_checks
 
 __all__ = [
-    "WAREHOUSE_POOL",
     "build_audience_checks",
     "build_dbt_assets",
     "build_gate_checks",

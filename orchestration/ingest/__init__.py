@@ -2,14 +2,13 @@
 
 from orchestration.ingest.errors import LandingFileError
 from orchestration.ingest.loader import RAW_SCHEMA, LoadResult, ensure_raw_tables, load_days
-from orchestration.ingest.sources import SOURCES, RawTable, SourceSpec
+from orchestration.ingest.sources import SOURCES, SourceSpec
 
 __all__ = [
     "RAW_SCHEMA",
     "SOURCES",
     "LandingFileError",
     "LoadResult",
-    "RawTable",
     "SourceSpec",
     "ensure_raw_tables",
     "load_days",
