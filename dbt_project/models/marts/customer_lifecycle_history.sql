@@ -14,7 +14,9 @@
 -- Lifecycle stage spells: one row per contact and stage period [valid_from, valid_to).
 -- Strategy: each run compares today's stage with the spell open before the run date. An
 -- unchanged stage keeps that spell open; a change closes it at the run date and opens a new
--- spell. Rows are keyed on (email, valid_from) and replaced, so re-running the same date is
+-- spell; a contact who is no longer in customer_lifecycle has the spell closed at the run
+-- date. A spell closed before the run date stays closed: a contact who comes back opens a
+-- new one. Rows are keyed on (email, valid_from) and replaced, so re-running the same date is
 -- idempotent. History only moves forward: a run date before the latest spell changes nothing.
 with today as (
     select email, lifecycle_stage, stage_reason, run_date
@@ -23,7 +25,8 @@ with today as (
 
 {% if is_incremental() %}
 previous as (
-    -- The spell each contact was in just before the run date.
+    -- The spell each contact was in just before the run date, if it was still open then
+    -- (closed on the run date itself only by an earlier run of the same date).
     select email, lifecycle_stage, stage_reason, valid_from
     from (
         select
@@ -33,6 +36,7 @@ previous as (
         where valid_from < {{ run_date() }}
     ) spells
     where rn = 1
+        and (valid_to is null or valid_to >= {{ run_date() }})
 ),
 
 moving_forward as (
@@ -64,7 +68,7 @@ continued as (
 
 closed as (
     select p.email, p.lifecycle_stage, p.stage_reason, p.valid_from,
-        t.run_date as valid_to
+        {{ run_date() }} as valid_to
     from previous p
     left join today t on t.email = p.email
     where t.email is null or t.lifecycle_stage <> p.lifecycle_stage
