@@ -55,7 +55,7 @@ def run(customers: int, workdir: Path, fresh: bool) -> dict:
         loaded = load_days(con, EMAIL_EVENTS, {day: files}, landing, "bench", thresholds)
         load_seconds = time.perf_counter() - started
         rss_after_load = _peak_rss_mb()
-        report = run_gate(con, EMAIL_EVENTS.name, day, day, thresholds, "bench")
+        report = run_gate(con, EMAIL_EVENTS.name, day, day, thresholds, "bench", "UTC")
     rows = loaded.rows_written[EMAIL_EVENTS.name]
     return {
         "benchmark": "quality_gate",

@@ -27,7 +27,7 @@ defs = Definitions(
         dbt_models,
         *build_publish_assets(settings.timezone),
     ],
-    asset_checks=[*build_gate_checks(settings.timezone), *build_audience_checks()],
+    asset_checks=[*build_gate_checks(settings.timezone), *build_audience_checks(settings.timezone)],
     jobs=[daily_refresh, cart_job],
     schedules=[
         build_daily_schedule(daily_refresh, settings.timezone),

@@ -104,7 +104,7 @@ def test_the_column_contract_fails_the_gate(tmp_path: Path, small_shop: SampleSu
     con, _ = _load(tmp_path, ORDERS, [_a_good_order(small_shop)])
     con.execute("alter table raw.orders add column coupon varchar")
     con.execute("alter table raw.orders alter test type varchar")
-    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1")
+    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1", "UTC")
     [failure] = report.failures
     assert failure.rule == "column_contract"
     assert "coupon is not in the contract" in failure.message

@@ -1,10 +1,19 @@
-{#- The as-of day of the run: the `run_date` var, or today when it is empty. -#}
+{#- The as-of day of the run: the `run_date` var, or today in the shop's zone when it is
+    empty (a dbt command run by hand). -#}
 {% macro run_date() -%}
     {%- if var('run_date', '') -%}
         cast('{{ var("run_date") }}' as date)
     {%- else -%}
-        current_date
+        {{ adapter.dispatch('shop_today', 'lifecycle')() }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__shop_today() -%}
+    cast(timezone('{{ var("shop_timezone") }}', now()) as date)
+{%- endmacro %}
+
+{% macro default__shop_today() -%}
+    cast(now() at time zone '{{ var("shop_timezone") }}' as date)
 {%- endmacro %}
 
 {#-

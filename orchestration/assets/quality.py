@@ -6,11 +6,9 @@ when a blocking rule broke, so Dagster skips everything downstream in the same r
 metadata lists each failure with its observed value and masked sample rows.
 """
 
-import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -30,6 +28,7 @@ from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
 from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
+from orchestration.shop_time import shop_today
 
 GATE_CHECK_NAME = "quality_gate"
 MAX_LISTED_FAILURES = 20
@@ -100,11 +99,17 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
                     f"select max(partition_date) from {PARTITION_LOADS} where source = ?",
                     [spec.name],
                 ).fetchall()[0][0]
-                newest = newest or dt.date.today()
+                newest = newest or shop_today(shop_timezone)
                 span = (newest, newest)
-            today = dt.datetime.now(ZoneInfo(shop_timezone)).date()
             report = run_gate(
-                con, table, span[0], span[1], quality, context.run.run_id, open_day=today
+                con,
+                table,
+                span[0],
+                span[1],
+                quality,
+                context.run.run_id,
+                shop_timezone,
+                open_day=shop_today(shop_timezone),
             )
         for failure in report.failures:
             context.log.warning(f"raw.{table} [{failure.rule}] {failure.message}")
@@ -121,7 +126,7 @@ AUDIENCE_CHECK_NAME = "audience_gate"
 
 
 def build_audience_check(
-    key: AssetKey, name: str, settings: Mapping[str, Any]
+    key: AssetKey, name: str, settings: Mapping[str, Any], shop_timezone: str
 ) -> AssetChecksDefinition:
     asm_group_id = settings.get("asm_group_id")
     attributes = settings.get("attributes", {})
@@ -140,7 +145,7 @@ def build_audience_check(
         quality: QualityThresholds,
     ) -> AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            report = run_audience_gate(con, name, asm_group_id, quality, attributes)
+            report = run_audience_gate(con, name, asm_group_id, quality, shop_timezone, attributes)
         for failure in report.failures:
             context.log.warning(f"{report.table} [{failure.rule}] {failure.message}")
         return _result(report)
@@ -148,6 +153,8 @@ def build_audience_check(
     return _gate
 
 
-def build_audience_checks() -> list[AssetChecksDefinition]:
+def build_audience_checks(shop_timezone: str) -> list[AssetChecksDefinition]:
     """One blocking gate per audience model: gated as soon as its SQL file exists."""
-    return [build_audience_check(a.key, a.name, a.settings) for a in audience_specs()]
+    return [
+        build_audience_check(a.key, a.name, a.settings, shop_timezone) for a in audience_specs()
+    ]

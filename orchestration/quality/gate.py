@@ -28,6 +28,7 @@ from orchestration.ingest.loader import RAW_SCHEMA
 from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS, QUARANTINE_SCHEMA
 from orchestration.quality.suites import load_suite_file, suite_path, validate
 from orchestration.quality.thresholds import QualityThresholds
+from orchestration.shop_time import day_end, shop_today
 
 SAMPLE_ROWS = 3
 IDENTIFYING = ("_partition_date", "_source_file", "id", "token", "sg_event_id", "email")
@@ -109,10 +110,12 @@ def run_gate(
     end: dt.date,
     thresholds: QualityThresholds,
     run_id: str,
+    shop_timezone: str,
     open_day: dt.date | None = None,
 ) -> GateReport:
-    """Gate `start`..`end`; days from `open_day` on are still filling (today, loaded by the
-    intraday cart job), so they are not judged too small for their volume."""
+    """Gate `start`..`end` (days of the shop's calendar); days from `open_day` on are still
+    filling (today, loaded by the intraday cart job), so they are not judged too small for
+    their volume."""
     started = time.perf_counter()
     report = GateReport(table=table, start=start, end=end)
     suite = load_suite_file(suite_path(f"raw_{table}"))
@@ -120,7 +123,7 @@ def run_gate(
     check_column_contract(con, RAW_SCHEMA, table, suite, report)
     loaded = _check_loads(con, table, start, end, thresholds, report)
     _check_volume(counts, loaded, start, thresholds, report, open_day)
-    _check_freshness(con, table, end, thresholds, report)
+    check_freshness(con, table, end, thresholds, shop_timezone, report)
     if not any(f.rule == "column_contract" for f in report.failures):
         _check_suite(con, table, suite, counts, start, thresholds, report)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -303,19 +306,21 @@ def _check_volume(
         report.failures.append(Failure("volume", message, (day,), observed=n))
 
 
-def _check_freshness(
+def check_freshness(
     con: duckdb.DuckDBPyConnection,
     table: str,
     end: dt.date,
     t: QualityThresholds,
+    shop_timezone: str,
     report: GateReport,
 ) -> None:
+    """The newest record of the table is at most `freshness_hours` older than the end of the
+    shop's day `end`."""
     expression = FRESHNESS_SQL.get(table)
     if expression is None:
         return
     lookback = end - dt.timedelta(days=int(t.freshness_hours // 24) + 2)
-    day_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
-    limit = day_end - dt.timedelta(hours=t.freshness_hours)
+    limit = day_end(end, shop_timezone) - dt.timedelta(hours=t.freshness_hours)
     newest = con.execute(
         f"select max({expression}) from {RAW_SCHEMA}.{table} where _partition_date between ? and ?",
         [lookback, end],
@@ -478,6 +483,7 @@ def run_audience_gate(
     audience: str,
     asm_group_id: int | None,
     t: QualityThresholds,
+    shop_timezone: str,
     attributes: Mapping[str, str] | None = None,
 ) -> GateReport:
     """The gate before an audience is published: its column contract (the shared suite
@@ -486,7 +492,7 @@ def run_audience_gate(
     started = time.perf_counter()
     relation = f"{AUDIENCE_SCHEMA}.{audience}"
     members, run_date = con.execute(f"select count(*), max(run_date) from {relation}").fetchall()[0]
-    day = run_date or dt.date.today()
+    day = run_date or shop_today(shop_timezone)  # an empty audience has no run date
     report = GateReport(table=relation, start=day, end=day)
     suite = load_suite_file(suite_path(AUDIENCE_SCHEMA))
     check_column_contract(con, AUDIENCE_SCHEMA, audience, suite, report, attributes)
