@@ -25,6 +25,7 @@ class AudienceSpec:
     key: AssetKey  # its Dagster asset
     settings: Mapping[str, Any]  # meta.audience, with the unsubscribe group filled in
     tags: tuple[str, ...] = ()  # the model's dbt tags
+    parents: frozenset[AssetKey] = frozenset()  # the assets of the models it selects from
 
     @property
     def list_name(self) -> str:
@@ -53,5 +54,11 @@ def audience_specs() -> list[AudienceSpec]:
         settings = {"asm_group_id": default_group, **meta}
         key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
         tags = tuple(node.get("tags", ()))
-        specs.append(AudienceSpec(name=node["name"], key=key, settings=settings, tags=tags))
+        parents = frozenset(
+            translator.get_asset_spec(manifest, parent, dbt_project).key
+            for parent in node.get("depends_on", {}).get("nodes", ())
+        )
+        specs.append(
+            AudienceSpec(name=node["name"], key=key, settings=settings, tags=tags, parents=parents)
+        )
     return specs

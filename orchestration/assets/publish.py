@@ -53,19 +53,25 @@ CAPS_KEY = AssetKey(["publish", "frequency_caps"])
 
 
 def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
+    """The cap reads every capped audience's table, yet depends only on the models they all
+    select from: those come out of the same dbt step as the audiences, so the cap still runs
+    after them, and an audience that fails its blocking gate holds back its own publish
+    alone, not every capped one."""
     cap = int(project_var("frequency_cap_audiences"))
     window = int(project_var("frequency_cap_window_days"))
     capped = [s for s in specs if s.frequency_capped]
     priorities = [(s.name, int(s.settings.get("priority", 0))) for s in capped]
+    shared_parents = frozenset.intersection(*(s.parents for s in capped)) if capped else ()
 
     @asset(
         key=CAPS_KEY,
-        deps=[s.key for s in capped],
+        deps=sorted(shared_parents, key=lambda k: k.to_user_string()),
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description=f"Frequency cap across audiences: at most {cap} at once, highest priority "
-        f"first, and at most {cap} entries in {window} days (dbt vars frequency_cap_*).",
+        f"first, and at most {cap} entries in {window} days (dbt vars frequency_cap_*). "
+        f"Reads {', '.join(s.name for s in capped)}.",
     )
     def frequency_caps(
         context: AssetExecutionContext,
