@@ -1,16 +1,24 @@
-"""Shared fixtures: small sample shops generated once per session, isolated settings."""
+"""Shared fixtures: the small sample shop generated once, one full daily run of it that
+every module copies instead of building its own, and isolated settings."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from orchestration.dbt_project import dbt_project, prepare_manifest
 from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
+from tests.runs import range_tags, reload_definitions
 
 SMALL = SampleParams(customers=300, days=45, start_date=dt.date(2024, 3, 1), seed=3)
+# The shared run covers all but the small shop's last two days: modules that need a new day
+# (a bad day, the day after it, a second day of audiences) run those on a copy.
+BASE_END = SMALL.end_date - dt.timedelta(days=2)
 # Every audience model: one SQL file each.
 AUDIENCES = sorted(
     p.stem for p in Path(dbt_project.project_dir, "models", "audiences").glob("aud_*.sql")
@@ -34,6 +42,48 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
     """The shape of the default demo (two years), with fewer buyers to stay quick."""
     params = SampleParams(customers=2_000, seed=11)
     return generate_sample_shop(params, tmp_path_factory.mktemp("demo") / "landing")
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    """The daily refresh of the small shop from its first day to BASE_END, run once.
+
+    Read its warehouse and Dagster records as they are; to run more on it, `copy` it."""
+
+    data: Path  # landing/, warehouse.duckdb, outbox/
+    dagster_home: Path
+    run_id: str
+    metadata: dict[str, dict]  # asset key (schema/name) -> the run's materialization metadata
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    def copy(self, folder: Path) -> Path:
+        """A private copy of the data folder (landing, warehouse, outbox) under `folder`."""
+        shutil.copytree(self.data, folder / "data")
+        return folder / "data"
+
+
+@pytest.fixture(scope="session")
+def base_run(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSummary) -> BaseRun:
+    root = tmp_path_factory.mktemp("base")
+    data, home = root / "data", root / "dagster_home"
+    shutil.copytree(small_shop.landing_dir, data / "landing")
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        point_settings_at(mp, data)
+        job = reload_definitions().defs.resolve_job_def("daily_refresh")
+        with DagsterInstance.local_temp(str(home)) as instance:
+            result = job.execute_in_process(
+                instance=instance, tags=range_tags(SMALL.start_date, BASE_END)
+            )
+    assert result.success
+    metadata = {
+        e.asset_key.to_user_string(): dict(e.step_materialization_data.materialization.metadata)
+        for e in result.get_asset_materialization_events()
+    }
+    return BaseRun(data=data, dagster_home=home, run_id=result.run_id, metadata=metadata)
 
 
 def point_settings_at(mp: pytest.MonkeyPatch, data: Path) -> None:

@@ -14,16 +14,27 @@ from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, mailchimp_client
 from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
+from tests.audience_tables import AUDIENCE, GROUP
 from tests.emulators.base import Emulator, Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
 from tests.emulators.mailchimp import MailchimpEmulator, subscriber_hash
 from tests.emulators.sendgrid import SendGridEmulator
-from tests.test_publish_engine import AUDIENCE, GROUP
 
 LIST = "Lifecycle test list"
 FAST = RetryPolicy(
     deadline_seconds=60, timeout_seconds=5, backoff_base_seconds=0.01, backoff_max_seconds=0.2
 )
+
+
+class NoWait:
+    """Stands in for `time.sleep` between retries: records what the client would have
+    waited (a 429's Retry-After, a backoff) and returns at once."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class Esp:
             adapter = MailchimpAdapter(client, list_id=server.list_id)
         if max_batch:
             adapter.max_batch = min(adapter.max_batch, max_batch)
+        adapter.client.sleep = NoWait()
         return adapter
 
     def members(self, server: Emulator, list_name: str = LIST) -> set[str]:

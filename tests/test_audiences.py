@@ -1,11 +1,11 @@
-"""Audiences built by the real pipeline on two consecutive days: holdouts, suppression, churn."""
+"""Audiences built by the real pipeline on two consecutive days (the session's shared run,
+then the next day on a copy of it): holdouts, suppression, publishing, entries."""
 
 from __future__ import annotations
 
 import collections
 import csv
 import datetime as dt
-import importlib
 import json
 import math
 from pathlib import Path
@@ -16,12 +16,11 @@ from dagster import AssetKey, DagsterInstance
 
 from orchestration.quality.gate import run_audience_gate
 from orchestration.quality.thresholds import QualityThresholds
-from orchestration.sample import SampleParams, generate_sample_shop
-from tests.conftest import AUDIENCES, point_settings_at
+from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
+from tests.runs import reload_definitions
 
-PARAMS = SampleParams(customers=400, days=40, start_date=dt.date(2024, 6, 1), seed=8)
-DAY_1 = PARAMS.end_date - dt.timedelta(days=1)
-DAY_2 = PARAMS.end_date
+DAY_1 = BASE_END
+DAY_2 = BASE_END + dt.timedelta(days=1)
 HOLDOUT_SHARE = 0.1  # every audience's meta.audience.holdout_share
 
 
@@ -38,36 +37,35 @@ def _members(warehouse: Path) -> dict[tuple[str, str], bool]:
 
 
 @pytest.fixture(scope="module")
-def two_days(tmp_path_factory: pytest.TempPathFactory):
-    """The pipeline over the sample's days up to DAY_1, then DAY_2: once for this module."""
-    data = tmp_path_factory.mktemp("audiences") / "data"
-    generate_sample_shop(PARAMS, data / "landing")
+def two_days(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory):
+    """The shared run (up to DAY_1), then DAY_2 on a copy of it: once for this module."""
+    data = base_run.copy(tmp_path_factory.mktemp("audiences"))
     with pytest.MonkeyPatch.context() as mp:
         point_settings_at(mp, data)
-        yield _run_two_days(data)
+        yield _run_second_day(base_run, data)
 
 
-def _run_two_days(data: Path):
-    import orchestration.definitions as module
-
-    job = importlib.reload(module).defs.resolve_job_def("daily_refresh")
+def _run_second_day(base_run: BaseRun, data: Path):
+    job = reload_definitions().defs.resolve_job_def("daily_refresh")
     warehouse = data / "warehouse.duckdb"
+    first = _members(warehouse)
     with DagsterInstance.ephemeral() as instance:
-        tags = {
-            "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
-            "dagster/asset_partition_range_end": DAY_1.isoformat(),
-        }
-        day_1 = job.execute_in_process(instance=instance, tags=tags)
-        assert day_1.success
-        first = _members(warehouse)
         result = job.execute_in_process(instance=instance, partition_key=DAY_2.isoformat())
         assert result.success
         published = {
-            (e.asset_key.path[-1], run.run_id): e.step_materialization_data.materialization.metadata
-            for run in (day_1, result)
-            for e in run.get_asset_materialization_events()
-            if e.asset_key.path[0] == "publish"
+            (key.split("/")[-1], base_run.run_id): metadata
+            for key, metadata in base_run.metadata.items()
+            if key.startswith("publish/")
         }
+        published.update(
+            {
+                (e.asset_key.path[-1], result.run_id): (
+                    e.step_materialization_data.materialization.metadata
+                )
+                for e in result.get_asset_materialization_events()
+                if e.asset_key.path[0] == "publish"
+            }
+        )
         second = _members(warehouse)
         gates = {
             e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
@@ -77,7 +75,7 @@ def _run_two_days(data: Path):
         }
         vip = instance.fetch_materializations(AssetKey(["audiences", "aud_vip"]), limit=1)
         metadata = vip.records[0].asset_materialization.metadata
-    runs = (day_1.run_id, result.run_id)
+    runs = (base_run.run_id, result.run_id)
     return first, second, metadata, warehouse, gates, published, runs
 
 
@@ -129,7 +127,7 @@ def test_the_audience_gate_stops_a_suppressed_member(two_days, tmp_path: Path) -
             "(select max(run_date) from audiences.aud_vip) as run_date "
             "from marts.suppressions where reason = 'hard_bounced' limit 1"
         )
-        report = run_audience_gate(con, "aud_vip", 102, QualityThresholds())
+        report = run_audience_gate(con, "aud_vip", 102, QualityThresholds(), "UTC")
     [failure] = report.failures
     assert failure.rule == "suppressed_member"
     assert "(hard_bounced)" in failure.message

@@ -4,7 +4,6 @@ no daily mart rebuilt, and a later daily build of an older day never undoes what
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from orchestration.sample import SampleParams, generate_sample_shop
-from tests.conftest import point_settings_at
+from tests.conftest import BASE_END, BaseRun, point_settings_at
+from tests.runs import reload_definitions
 
-PARAMS = SampleParams(customers=300, days=30, start_date=dt.date(2024, 9, 1), seed=5)
 CART_AUDIENCES = ("aud_cart_abandonment_1h", "aud_cart_abandonment_24h", "aud_cart_abandonment_3d")
 # Minutes since the last checkout activity -> the step due then (None: too fresh or over).
 CASES = {"fresh": (10, None), "step_1": (45, 1), "step_2": (30 * 60, 2), "step_3": (4 * 1440, 3)}
@@ -73,30 +71,21 @@ def _state(warehouse: Path) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def cart_runs(tmp_path_factory: pytest.TempPathFactory):
-    """A daily run over the sample, then the cart job twice on today's partition (the second
-    time after a checkout completed), then the daily run of the sample's last day again."""
-    data = tmp_path_factory.mktemp("cart") / "data"
-    landing = data / "landing"
-    generate_sample_shop(PARAMS, landing)
+def cart_runs(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory):
+    """On a copy of the shared daily run: the cart job twice on today's partition (the second
+    time after a checkout completed), then the daily run of the shared run's last day again."""
+    data = base_run.copy(tmp_path_factory.mktemp("cart"))
     with pytest.MonkeyPatch.context() as mp:
         point_settings_at(mp, data)
-        yield _run(data, landing)
+        yield _run(data, data / "landing")
 
 
 def _run(data: Path, landing: Path):
-    import orchestration.definitions as module
-
-    defs = importlib.reload(module).defs
+    defs = reload_definitions().defs
     daily, cart = defs.resolve_job_def("daily_refresh"), defs.resolve_job_def("cart_abandonment")
     warehouse = data / "warehouse.duckdb"
     runs = {}
     with DagsterInstance.ephemeral() as instance:
-        tags = {
-            "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
-            "dagster/asset_partition_range_end": PARAMS.end_date.isoformat(),
-        }
-        assert daily.execute_in_process(instance=instance, tags=tags).success
         with duckdb.connect(str(warehouse), read_only=True) as con:
             people = con.execute(
                 """
@@ -139,7 +128,7 @@ def _run(data: Path, landing: Path):
         # The nightly run of an older day builds the cart steps as of that day's end: older
         # than what the cart job sent, so it must not be published over it.
         runs["daily"] = daily.execute_in_process(
-            instance=instance, partition_key=PARAMS.end_date.isoformat()
+            instance=instance, partition_key=BASE_END.isoformat()
         )
         assert runs["daily"].success
         state_after_daily = _state(warehouse)

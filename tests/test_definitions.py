@@ -184,9 +184,10 @@ def test_run_date_is_the_runs_last_partition_or_today() -> None:
 def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
     later = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later)
-    assert args[:2] == ["build", "--vars"]
+    # dbt's unit tests run once in the test suite (test_dbt_unit_tests.py), not in every run.
+    assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
     # A past day is computed as of its end in Berlin (23:00 UTC in winter).
-    assert json.loads(args[2]) == {
+    assert json.loads(args[4]) == {
         "run_date": "2025-12-30",
         "run_at": "2025-12-30 23:00:00",
         "shop_timezone": "Europe/Berlin",
@@ -194,7 +195,7 @@ def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
     # Today (not over yet) is computed as of now.
     during = dt.datetime(2025, 12, 30, 9, 15, 7, tzinfo=dt.UTC)
     args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during)
-    assert json.loads(args[2])["run_at"] == "2025-12-30 09:15:07"
+    assert json.loads(args[4])["run_at"] == "2025-12-30 09:15:07"
 
 
 def test_dbt_folders_become_groups() -> None:
@@ -207,3 +208,18 @@ def test_dbt_folders_become_groups() -> None:
         group_for_node({"resource_type": "seed", "fqn": ["lifecycle", "rfm_segments"]})
         == "reference"
     )
+
+
+def test_a_failed_audience_gate_holds_back_only_its_own_publish(defs: Definitions) -> None:
+    """A blocking check skips everything downstream of its asset: no publish asset may be
+    downstream of another audience than its own (the frequency cap reads them all, yet
+    depends only on the models they share)."""
+    graph = defs.resolve_asset_graph()
+    audiences = {k for k in graph.get_all_asset_keys() if k.path[0] == "audiences"}
+    for key in graph.get_all_asset_keys():
+        if key.path[0] != "publish" or key.path[-1] not in AUDIENCES:
+            continue
+        upstream = graph.get_ancestor_asset_keys(key)
+        assert {k for k in upstream if k in audiences} == {AssetKey(["audiences", key.path[-1]])}
+    caps = graph.get(AssetKey(["publish", "frequency_caps"]))
+    assert AssetKey(["marts", "customer_lifecycle"]) in caps.parent_keys

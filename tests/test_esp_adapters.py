@@ -15,9 +15,9 @@ from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import klaviyo_client
 from orchestration.resources.publish import PublishTarget
 from orchestration.settings import Settings, SettingsError
+from tests.audience_tables import AUDIENCE, make_people, make_warehouse
 from tests.emulators.base import Faults
 from tests.esp import ASYNC_JOB_ESPS, ESPS, LIST, Esp, sync, writes
-from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
 
 
 @pytest.fixture(params=sorted(ESPS))
@@ -35,8 +35,8 @@ def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
     server = esp.start()
     try:
         path = tmp_path / "warehouse.duckdb"
-        people = _people(1_500)
-        _make_warehouse(path, people, [("p3@example.com", "unsubscribed", None)])
+        people = make_people(1_500)
+        make_warehouse(path, people, [("p3@example.com", "unsubscribed", None)])
         refused = {"p7@example.com", "p8@example.com"}
         esp.refuse(server, refused)
         adapter = esp.adapter(server, max_batch=400)
@@ -84,7 +84,7 @@ def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
 
 
 def test_under_faults_the_list_ends_as_desired_with_no_add_twice(tmp_path: Path, esp: Esp) -> None:
-    # Every kind of fault, often; a 429 costs the second its Retry-After asks for.
+    # Every kind of fault, often; the waits they ask for are recorded, not slept.
     faults = Faults(
         rate_limit_every=10,
         error_rate=0.15,
@@ -96,8 +96,8 @@ def test_under_faults_the_list_ends_as_desired_with_no_add_twice(tmp_path: Path,
     server = esp.start(faults)
     try:
         path = tmp_path / "warehouse.duckdb"
-        people = _people(1_000)
-        _make_warehouse(path, people, [])
+        people = make_people(1_000)
+        make_warehouse(path, people, [])
         adapter = esp.adapter(server, max_batch=250)
         report = sync(path, adapter, "run-1")
         assert esp.members(server) == _treatment(people)
@@ -110,6 +110,8 @@ def test_under_faults_the_list_ends_as_desired_with_no_add_twice(tmp_path: Path,
     finally:
         server.stop()
     assert adapter.client.retries > 0
+    # Every 429 asked for a second (Retry-After: 1): the client waited at least that.
+    assert sum(w >= 1 for w in adapter.client.sleep.asked) >= server.faulted["rate_limit"]
     for fault in ("rate_limit", "error", "reset", "slow"):
         assert server.faulted[fault] > 0, fault
 
@@ -119,7 +121,7 @@ def test_credentials_never_reach_logs_or_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "warehouse.duckdb"
-    _make_warehouse(path, _people(50), [])
+    make_warehouse(path, make_people(50), [])
     wrong = esp.api_key[:-8] + "0000" + esp.api_key[-4:]
     server = esp.start(Faults(error_rate=0.3, rate_limit_every=9))
     try:
@@ -128,7 +130,7 @@ def test_credentials_never_reach_logs_or_errors(
         assert refused.value.status == 401
         assert wrong not in str(refused.value) and esp.api_key not in str(refused.value)
         sync(path, esp.adapter(server), "run-2")
-        assert esp.members(server) == _treatment(_people(50))
+        assert esp.members(server) == _treatment(make_people(50))
     finally:
         server.stop()
     assert esp.api_key not in caplog.text and wrong not in caplog.text
@@ -142,7 +144,7 @@ def test_a_job_that_keeps_failing_leaves_the_batch_in_flight(tmp_path: Path, nam
     server = esp.start(Faults(failed_jobs=10))
     try:
         path = tmp_path / "warehouse.duckdb"
-        _make_warehouse(path, _people(30), [])
+        make_warehouse(path, make_people(30), [])
         with pytest.raises(ApiError, match="3 times"):
             sync(path, esp.adapter(server), "run-1")
         with duckdb.connect(str(path), read_only=True) as con:
@@ -153,7 +155,7 @@ def test_a_job_that_keeps_failing_leaves_the_batch_in_flight(tmp_path: Path, nam
         server.failed_jobs_left = 0
         report = sync(path, esp.adapter(server), "run-2")
         assert report.resumed_batches == 1
-        assert esp.members(server, LIST) == _treatment(_people(30))
+        assert esp.members(server, LIST) == _treatment(make_people(30))
     finally:
         server.stop()
 

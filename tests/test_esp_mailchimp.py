@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from orchestration.publish.mailchimp import api_url, merge_tag
+from tests.audience_tables import AUDIENCE, make_people, make_warehouse
 from tests.emulators.mailchimp import subscriber_hash
 from tests.esp import ESPS, LIST, sync
-from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
 
 MAILCHIMP = ESPS["mailchimp"]
 
@@ -30,8 +30,8 @@ def test_consent_is_one_way(tmp_path: Path) -> None:
         server.compliance = {"p4@example.com"}
         server.forgotten = {"p5@example.com"}
         path = tmp_path / "warehouse.duckdb"
-        people = [p for p in _people(12) if not p["holdout"]]
-        _make_warehouse(path, people, [])
+        people = [p for p in make_people(12) if not p["holdout"]]
+        make_warehouse(path, people, [])
         report = sync(path, MAILCHIMP.adapter(server), "run-1")
         with duckdb.connect(str(path), read_only=True) as con:
             failures = dict(

@@ -5,7 +5,6 @@ SendGrid emulators with faults on. (What every adapter must do is in test_esp_ad
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 
 import duckdb
@@ -15,13 +14,13 @@ from dagster import DagsterInstance
 from orchestration.assets.audiences import audience_specs
 from orchestration.assets.publish import sync_settings
 from orchestration.publish.engine import sync_audience
-from orchestration.sample import SampleParams, generate_sample_shop
-from tests.conftest import AUDIENCES, point_settings_at
+from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.emulators.base import Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
 from tests.esp import ESPS, Esp
+from tests.runs import reload_definitions
 
-PARAMS = SampleParams(customers=200, days=20, start_date=dt.date(2024, 5, 1), seed=4)
+DAY = BASE_END + dt.timedelta(days=1)
 API_KEY = ESPS["klaviyo"].api_key
 FAULTS = Faults(rate_limit_every=9, error_rate=0.05, reset_rate=0.02)
 
@@ -38,10 +37,10 @@ def _state(warehouse: Path, target: str) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def on_klaviyo(tmp_path_factory: pytest.TempPathFactory):
-    """The daily job over the sample shop with LIFECYCLE_ESP_TARGET=klaviyo."""
-    data = tmp_path_factory.mktemp("esp") / "data"
-    generate_sample_shop(PARAMS, data / "landing")
+def on_klaviyo(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory):
+    """The daily job of the day after the shared run, with LIFECYCLE_ESP_TARGET=klaviyo: the
+    first publish to Klaviyo of every audience."""
+    data = base_run.copy(tmp_path_factory.mktemp("esp"))
     server = KlaviyoEmulator(API_KEY, FAULTS).start()
     with pytest.MonkeyPatch.context() as mp:
         point_settings_at(mp, data)
@@ -50,16 +49,10 @@ def on_klaviyo(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("LIFECYCLE_ESP_BASE_URL", server.base_url)
         mp.setenv("LIFECYCLE_ESP_POLL_SECONDS", "0.05")
         mp.setenv("LIFECYCLE_ESP_REQUESTS_PER_MINUTE", "6000")
-        import orchestration.definitions as module
-
-        job = importlib.reload(module).defs.resolve_job_def("daily_refresh")
-        tags = {
-            "dagster/asset_partition_range_start": PARAMS.start_date.isoformat(),
-            "dagster/asset_partition_range_end": PARAMS.end_date.isoformat(),
-        }
+        job = reload_definitions().defs.resolve_job_def("daily_refresh")
         try:
             with DagsterInstance.ephemeral() as instance:
-                result = job.execute_in_process(instance=instance, tags=tags)
+                result = job.execute_in_process(instance=instance, partition_key=DAY.isoformat())
                 logs = "\n".join(
                     str(r.dagster_event or r.user_message) for r in instance.all_logs(result.run_id)
                 )

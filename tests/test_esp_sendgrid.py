@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from tests.audience_tables import AUDIENCE, make_people, make_warehouse
 from tests.esp import ESPS, LIST, sync
-from tests.test_publish_engine import AUDIENCE, _make_warehouse, _people
 
 SENDGRID = ESPS["sendgrid"]
 
@@ -18,9 +18,9 @@ def test_refused_contacts_are_failed_members_and_the_rest_goes_in(tmp_path: Path
     server = SENDGRID.start()
     try:
         path = tmp_path / "warehouse.duckdb"
-        people = [p for p in _people(20) if not p["holdout"]]
+        people = [p for p in make_people(20) if not p["holdout"]]
         people.append({"email": "bad@@example.com", "holdout": False})
-        _make_warehouse(path, people, [])
+        make_warehouse(path, people, [])
         report = sync(path, SENDGRID.adapter(server), "run-1")
         with duckdb.connect(str(path), read_only=True) as con:
             failures = dict(

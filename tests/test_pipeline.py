@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,20 +11,30 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
+from dagster._core.instance.ref import InstanceRef
 
 from orchestration.assets import build_ingest_assets
-from orchestration.sample import SampleParams, generate_sample_shop
+from orchestration.sample import SampleSummary
 from orchestration.settings import Settings
+from tests.conftest import BASE_END, SMALL, BaseRun, point_settings_at
+from tests.runs import reload_definitions, run_ingest
 
-PARAMS = SampleParams(customers=150, days=14, start_date=dt.date(2024, 5, 1), seed=5)
+MIDDLE = SMALL.start_date + dt.timedelta(days=20)
 
 
 @pytest.fixture
-def env(isolated_env: Path):
-    generate_sample_shop(PARAMS, isolated_env / "landing")
-    import orchestration.definitions as module
+def env(small_shop: SampleSummary, isolated_env: Path):
+    """The code location over a fresh warehouse and the small shop's landing files."""
+    shutil.copytree(small_shop.landing_dir, isolated_env / "landing")
+    return reload_definitions()
 
-    return importlib.reload(module)
+
+@pytest.fixture
+def copied(base_run: BaseRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The code location over a private copy of the shared run."""
+    data = base_run.copy(tmp_path)
+    point_settings_at(monkeypatch, data)
+    return reload_definitions(), data / "warehouse.duckdb"
 
 
 def _count(path: Path, table: str) -> int:
@@ -35,7 +45,7 @@ def _count(path: Path, table: str) -> int:
 def test_materializing_partitions_one_by_one(env, isolated_env: Path) -> None:
     assets = build_ingest_assets(env.partitions)
     resources = env.defs.resources
-    days = ["2024-05-02", "2024-05-03", "2024-05-04"]
+    days = [(SMALL.start_date + dt.timedelta(days=i)).isoformat() for i in (1, 2, 3)]
     with DagsterInstance.ephemeral() as instance:
         for day in days:
             result = materialize(assets, partition_key=day, resources=resources, instance=instance)
@@ -57,27 +67,25 @@ def test_materializing_partitions_one_by_one(env, isolated_env: Path) -> None:
     assert sorted(r[0] for r in loaded) == days
 
 
-def test_one_run_over_a_range_loads_every_day_once(env, isolated_env: Path) -> None:
-    job = env.defs.resolve_job_def("daily_refresh")
-    tags = {
-        "dagster/asset_partition_range_start": "2024-05-01",
-        "dagster/asset_partition_range_end": "2024-05-14",
-    }
-    warehouse = isolated_env / "warehouse.duckdb"
+def test_one_run_over_a_range_loads_every_day_once(base_run: BaseRun, copied) -> None:
+    module, warehouse = copied
+    tables = ("orders", "email_events", "contacts")
+    first = {t: _count(base_run.warehouse, t) for t in tables}
+    # The same range loaded again (its ingest assets and gates) changes no row.
     with DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, tags=tags).success
-        first = {t: _count(warehouse, t) for t in ("orders", "email_events", "contacts")}
-        assert job.execute_in_process(instance=instance, tags=tags).success
-        again = {t: _count(warehouse, t) for t in ("orders", "email_events", "contacts")}
+        assert run_ingest(module, instance, SMALL.start_date, BASE_END).success
+    again = {t: _count(warehouse, t) for t in tables}
+    days = (BASE_END - SMALL.start_date).days + 1
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(base_run.dagster_home))) as instance:
         status = instance.get_status_by_partition(
             AssetKey(["raw", "orders"]),
-            [f"2024-05-{d:02d}" for d in range(1, 15)],
-            env.partitions,
+            [(SMALL.start_date + dt.timedelta(days=d)).isoformat() for d in range(days)],
+            module.partitions,
         )
     assert all(v > 0 for v in first.values())
     assert again == first
-    assert len(status) == 14
-    _assert_marts_are_consistent(warehouse, run_date="2024-05-14")
+    assert len(status) == days
+    _assert_marts_are_consistent(base_run.warehouse, run_date=BASE_END.isoformat())
 
 
 def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
@@ -116,6 +124,7 @@ def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
         assert one("select count(*) from marts.retention_metrics_monthly") >= 1
 
 
+@pytest.mark.slow
 def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
     """`lifecycle demo` as a user runs it: sample generated, whole graph materialized."""
     cli = Path(sys.executable).with_name("lifecycle")
@@ -137,47 +146,34 @@ def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
 
 
 def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
-    env, isolated_env: Path
+    base_run: BaseRun, copied
 ) -> None:
-    job = env.defs.resolve_job_def("daily_refresh")
-    warehouse = isolated_env / "warehouse.duckdb"
+    module, warehouse = copied
+    job = module.defs.resolve_job_def("daily_refresh")
 
-    def run_range(start: str, end: str) -> None:
-        tags = {
-            "dagster/asset_partition_range_start": start,
-            "dagster/asset_partition_range_end": end,
-        }
-        assert job.execute_in_process(instance=instance, tags=tags).success
-
-    def rfm() -> list[tuple]:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+    def rfm(path: Path) -> list[tuple]:
+        with duckdb.connect(str(path), read_only=True) as con:
             return con.execute("select * from marts.customer_rfm order by email").fetchall()
 
+    on_the_day = rfm(base_run.warehouse)  # built by the range run ending on BASE_END
     with DagsterInstance.ephemeral() as instance:
-        run_range("2024-05-01", "2024-05-07")
-        on_the_day = rfm()
-        run_range("2024-05-08", "2024-05-14")
-        assert rfm() != on_the_day
-        assert job.execute_in_process(instance=instance, partition_key="2024-05-07").success
-    assert rfm() == on_the_day
+        assert job.execute_in_process(instance=instance, partition_key=MIDDLE.isoformat()).success
+        assert rfm(warehouse) != on_the_day
+        assert job.execute_in_process(instance=instance, partition_key=BASE_END.isoformat()).success
+    assert rfm(warehouse) == on_the_day
 
 
-def test_dbt_marts_carry_row_counts_and_breakdowns(env, isolated_env: Path) -> None:
-    job = env.defs.resolve_job_def("daily_refresh")
-    with DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, partition_key="2024-05-14").success
-        record = instance.fetch_materializations(AssetKey(["marts", "customer_lifecycle"]), limit=1)
-        metadata = record.records[0].asset_materialization.metadata
+def test_dbt_marts_carry_row_counts_and_breakdowns(base_run: BaseRun) -> None:
+    metadata = base_run.metadata["marts/customer_lifecycle"]
     stages = {k: v.value for k, v in metadata.items() if k.startswith("customer_lifecycle: ")}
     assert sum(stages.values()) == metadata["dagster/row_count"].value > 0
     assert "customer_lifecycle: prospect" in stages
 
 
-def test_a_failing_dbt_test_blocks_everything_downstream(env, isolated_env: Path) -> None:
+def test_a_failing_dbt_test_blocks_everything_downstream(copied) -> None:
+    env, warehouse = copied
     job = env.defs.resolve_job_def("daily_refresh")
-    warehouse = isolated_env / "warehouse.duckdb"
     with DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, partition_key="2024-05-14").success
         with duckdb.connect(str(warehouse)) as con:
             # An order with a financial status Shopify does not have, as if ingested as is.
             con.execute(

@@ -21,48 +21,7 @@ from orchestration.publish.adapters import OutboxAdapter
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncSettings, sync_audience
 from orchestration.publish.entries import build_holdout_results, record_entries
-
-AUDIENCE = "aud_test"
-GROUP = 102
-
-
-def _make_warehouse(
-    path: Path, members: list[dict], suppressed: list[tuple], audience: str = AUDIENCE
-) -> None:
-    """An audience table with the audiences' columns, and a suppression list."""
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema if not exists audiences")
-        con.execute("create schema if not exists marts")
-        con.execute(
-            f"""
-            create or replace table audiences.{audience} (
-                audience varchar, email varchar, customer_id bigint, first_name varchar,
-                lifecycle_stage varchar, rfm_segment varchar, is_vip boolean,
-                favourite_brand varchar, favourite_category varchar, order_count bigint,
-                last_order_date date, first_order_date date, reason varchar,
-                is_holdout boolean, run_date date
-            )
-            """
-        )
-        con.execute(
-            "create or replace table marts.suppressions "
-            "(email varchar, reason varchar, asm_group_id integer)"
-        )
-        if members:
-            con.executemany(
-                f"insert into audiences.{audience} (audience, email, first_name, reason, "
-                "is_holdout, run_date) values (?, ?, ?, ?, ?, date '2025-01-31')",
-                [
-                    (audience, m["email"], m.get("first_name", "Ann"), "test", m["holdout"])
-                    for m in members
-                ],
-            )
-        if suppressed:
-            con.executemany("insert into marts.suppressions values (?, ?, ?)", suppressed)
-
-
-def _people(n: int, start: int = 0) -> list[dict]:
-    return [{"email": f"p{i}@example.com", "holdout": i % 10 == 0} for i in range(start, start + n)]
+from tests.audience_tables import AUDIENCE, GROUP, make_people, make_warehouse
 
 
 def _sync(path: Path, outbox: Path, run_id: str, audience: str = AUDIENCE, **options) -> object:
@@ -101,7 +60,7 @@ def _expected(members: list[dict], suppressed: list[tuple]) -> set[str]:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "warehouse.duckdb"
-    _make_warehouse(path, _people(100), [("p3@example.com", "hard_bounced", None)])
+    make_warehouse(path, make_people(100), [("p3@example.com", "hard_bounced", None)])
     return path
 
 
@@ -110,7 +69,7 @@ def test_first_sync_publishes_everyone_but_the_holdout_and_the_suppressed(
 ) -> None:
     outbox = tmp_path / "outbox"
     report = _sync(warehouse, outbox, "run-1")
-    expected = _expected(_people(100), [("p3@example.com", "hard_bounced", None)])
+    expected = _expected(make_people(100), [("p3@example.com", "hard_bounced", None)])
     assert report.adds == len(expected) == 89 and report.batches == 3  # batches of 40
     assert _state(warehouse) == expected
     assert sorted(_outbox_rows(outbox, "add")) == sorted(expected)
@@ -127,10 +86,10 @@ def test_a_second_sync_sends_only_the_difference(warehouse: Path, tmp_path: Path
     assert (again.adds, again.removes, again.updates, again.batches) == (0, 0, 0, 0)
     assert not (outbox / AUDIENCE / "run-2").exists()
     # Five leave, five join, one changes its name, one unsubscribes from the group.
-    members = _people(95, start=5) + _people(5, start=200)
+    members = make_people(95, start=5) + make_people(5, start=200)
     members[10]["first_name"] = "Renamed"
     suppressed = [("p3@example.com", "hard_bounced", None), ("p21@example.com", "x", GROUP)]
-    _make_warehouse(warehouse, members, suppressed)
+    make_warehouse(warehouse, members, suppressed)
     third = _sync(warehouse, outbox, "run-3")
     assert _state(warehouse) == _expected(members, suppressed)
     assert (third.adds, third.updates) == (4, 1)  # p200 is in the holdout
@@ -145,7 +104,7 @@ def test_the_circuit_breaker_refuses_a_large_change_unless_forced(
     outbox = tmp_path / "outbox"
     _sync(warehouse, outbox, "run-1")
     before = _state(warehouse)
-    _make_warehouse(warehouse, _people(30), [])
+    make_warehouse(warehouse, make_people(30), [])
     with pytest.raises(
         CircuitBreakerOpen,
         match=r"1 adds and 63 removes would change 72% of the 89 members .* allows 50% .* once 10",
@@ -154,7 +113,7 @@ def test_the_circuit_breaker_refuses_a_large_change_unless_forced(
     assert _state(warehouse) == before
     assert not (outbox / AUDIENCE / "run-2").exists()
     forced = _sync(warehouse, outbox, "run-3", max_change_share=0.5, min_change_rows=10, force=True)
-    assert forced.removes > 50 and _state(warehouse) == _expected(_people(30), [])
+    assert forced.removes > 50 and _state(warehouse) == _expected(make_people(30), [])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         refused = con.execute("select refused from publish.sync_log where run_id = 'run-2'")
         assert "Nothing was sent" in refused.fetchall()[0][0]
@@ -208,7 +167,7 @@ def test_a_crash_between_batches_resumes_with_nothing_lost_or_sent_twice(
     assert len(_state(warehouse)) == 20  # the first batch was confirmed, the second was not
     resumed = _sync(warehouse, outbox, "run-2", max_batch=20)
     assert resumed.resumed_batches == 4  # the one in flight and the three never sent
-    expected = _expected(_people(100), [("p3@example.com", "hard_bounced", None)])
+    expected = _expected(make_people(100), [("p3@example.com", "hard_bounced", None)])
     assert _state(warehouse) == expected
     adds = _outbox_rows(outbox, "add")
     assert sorted(adds) == sorted(expected), "each member sent exactly once"
@@ -242,7 +201,7 @@ def test_no_suppressed_contact_is_ever_published(
     folder = tmp_path_factory.mktemp("prop")
     path, outbox = folder / "warehouse.duckdb", folder / "outbox"
     members = [{"email": e, "holdout": h} for e, h in rows]
-    _make_warehouse(path, members, suppressed)
+    make_warehouse(path, members, suppressed)
     _sync(path, outbox, "run-1", max_batch=7)
     blocked = {e for e, _, group in suppressed if group in (None, GROUP)}
     published = set(_outbox_rows(outbox, "add"))
@@ -255,8 +214,8 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     path, outbox = tmp_path / "warehouse.duckdb", tmp_path / "outbox"
     both = [{"email": f"p{i}@example.com", "holdout": False} for i in range(20)]
     only_low = [{"email": f"p{i}@example.com", "holdout": False} for i in range(20, 30)]
-    _make_warehouse(path, both, [], audience="aud_high")
-    _make_warehouse(path, both + only_low, [], audience="aud_low")
+    make_warehouse(path, both, [], audience="aud_high")
+    make_warehouse(path, both + only_low, [], audience="aud_low")
     priorities = [("aud_high", 90), ("aud_low", 10)]
 
     def publish_day(run: str) -> dict[str, int]:
@@ -277,7 +236,7 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     assert _state(path, "aud_low") == {m["email"] for m in only_low}
     # Ten leave the high-priority audience; they entered it today, so the window keeps them
     # out of the low one for now.
-    _make_warehouse(path, both[10:], [], audience="aud_high")
+    make_warehouse(path, both[10:], [], audience="aud_high")
     assert publish_day("day-2") == {"aud_low": 20}
     assert _state(path, "aud_low") == {m["email"] for m in only_low}
     assert reasons()["p0@example.com"] == "entered 1 other audiences in the last 7 days"
@@ -288,7 +247,7 @@ def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None
     members = [{"email": f"t{i}@example.com", "holdout": False} for i in range(4)] + [
         {"email": f"h{i}@example.com", "holdout": True} for i in range(2)
     ]
-    _make_warehouse(path, members, [])
+    make_warehouse(path, members, [])
     entered = dt.date(2025, 1, 10)
     with duckdb.connect(str(path)) as con:
         assert record_entries(con, [AUDIENCE], entered) == {AUDIENCE: (6, 0)}
@@ -316,10 +275,10 @@ def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None
 
 def test_audience_spells_open_and_close_forward_only(tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
-    _make_warehouse(path, _people(10), [])
+    make_warehouse(path, make_people(10), [])
     with duckdb.connect(str(path)) as con:
         record_entries(con, [AUDIENCE], dt.date(2025, 1, 1))
-    _make_warehouse(path, _people(8, start=2), [])
+    make_warehouse(path, make_people(8, start=2), [])
     with duckdb.connect(str(path)) as con:
         assert record_entries(con, [AUDIENCE], dt.date(2025, 1, 2)) == {AUDIENCE: (0, 2)}
         # A backfill of an earlier day leaves the spells as they are.

@@ -1,11 +1,11 @@
 """The bad-input catalogue: each kind of bad landing file, run through the real pipeline.
 
-A warehouse is built once from 20 good days of the small shop. Bad rows a day can take
-within its tolerance are landed together in one run of the next day (each on a row of its
-own); every input that stops a day gets a run of its own. Each case asserts the outcome (rows
-quarantined, the gate failing with its message, or the file refused), that nothing
-downstream was built from the bad data, that earlier data is unchanged, and that re-running
-the day once the files are fixed succeeds.
+Every case starts from a copy of the session's shared run (the small shop up to BASE_END).
+Bad rows a day can take within its tolerance are landed together in one run of the next day
+(each on a row of its own); every input that stops a day gets a run of its own. Each case
+asserts the outcome (rows quarantined, the gate failing with its message, or the file
+refused), that nothing downstream was built from the bad data, that earlier data is unchanged,
+and that loading the day again once the files are fixed passes its gates and releases it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from __future__ import annotations
 import collections
 import csv
 import datetime as dt
-import importlib
 import json
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,45 +23,15 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
-from tests.conftest import SMALL, point_settings_at
+from orchestration.sample import SampleParams, generate_sample_shop
+from tests.conftest import BASE_END, BaseRun, point_settings_at
+from tests.runs import built, evaluations, range_tags, reload_definitions, run_ingest
 
-GOOD_START = SMALL.start_date
-GOOD_END = GOOD_START + dt.timedelta(days=19)
+GOOD_END = BASE_END
 BAD_DAY = GOOD_END + dt.timedelta(days=1)
 NEXT_DAY = BAD_DAY + dt.timedelta(days=1)
 # An address with more of its local part than the one letter masking keeps.
 FULL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{2,}@")
-
-
-def _range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(),
-    }
-
-
-def _reload_definitions():
-    import orchestration.definitions as module
-
-    return importlib.reload(module)
-
-
-@pytest.fixture(scope="module")
-def good_state(tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSummary) -> Path:
-    """A warehouse after a successful run over the first 20 days of the small shop."""
-    data = tmp_path_factory.mktemp("good") / "data"
-    shutil.copytree(small_shop.landing_dir, data / "landing")
-    with pytest.MonkeyPatch.context() as mp:
-        point_settings_at(mp, data)
-        definitions = _reload_definitions()
-        job = definitions.defs.resolve_job_def("daily_refresh")
-        with DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(
-                instance=instance, tags=_range_tags(GOOD_START, GOOD_END)
-            )
-        assert result.success
-    return data
 
 
 @dataclass
@@ -89,6 +57,11 @@ class Pipeline:
                 instance=instance, partition_key=day.isoformat(), raise_on_error=False
             )
 
+    def ingest(self, day: dt.date):
+        """The day's ingest assets and their gates only (a fixed file loaded again)."""
+        with DagsterInstance.ephemeral() as instance:
+            return run_ingest(self.definitions, instance, day, day)
+
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
@@ -109,12 +82,11 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(good_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
-    data = tmp_path / "data"
-    shutil.copytree(good_state, data)
+def pipeline(base_run: BaseRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    data = base_run.copy(tmp_path)
     point_settings_at(monkeypatch, data)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    return Pipeline(data=data, definitions=_reload_definitions())
+    return Pipeline(data=data, definitions=reload_definitions())
 
 
 # --- damaging a landing file --------------------------------------------------------------
@@ -328,18 +300,6 @@ KEY_COLUMNS = {
 }
 
 
-def _checks(result) -> dict[str, object]:
-    return {
-        e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
-
-
-def _built(result) -> set[str]:
-    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-
-
 @dataclass
 class Landed:
     """One run of the day with every within-tolerance damage, then one after the fix."""
@@ -353,12 +313,11 @@ class Landed:
 
 
 @pytest.fixture(scope="module")
-def landed(good_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Landed:
-    data = tmp_path_factory.mktemp("within") / "data"
-    shutil.copytree(good_state, data)
+def landed(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory) -> Landed:
+    data = base_run.copy(tmp_path_factory.mktemp("within"))
     with pytest.MonkeyPatch.context() as mp:
         point_settings_at(mp, data)
-        p = Pipeline(data=data, definitions=_reload_definitions())
+        p = Pipeline(data=data, definitions=reload_definitions())
         original = {f: f.read_bytes() for f in (data / "landing").rglob(f"day={BAD_DAY}/*")}
         keys = {kind: damage(p) for kind, (damage, _) in WITHIN_TOLERANCE.items()}
         result = p.run(BAD_DAY)
@@ -378,7 +337,7 @@ def landed(good_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Landed
             )[0][0]
         for path, content in original.items():
             path.write_bytes(content)
-        fixed = p.run(BAD_DAY)
+        fixed = p.ingest(BAD_DAY)
         return Landed(p, keys, result, quarantined, leaked, fixed)
 
 
@@ -386,8 +345,8 @@ def landed(good_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Landed
 def test_bad_rows_within_tolerance(kind: str, landed: Landed) -> None:
     _, outcome = WITHIN_TOLERANCE[kind]
     assert landed.result.success
-    assert "marts/customer_rfm" in _built(landed.result)
-    checks = _checks(landed.result)
+    assert "marts/customer_rfm" in built(landed.result)
+    checks = evaluations(landed.result)
     if isinstance(outcome, Quarantined):
         check = checks[outcome.source]  # passed, or only warned (the contacts' extra column)
         assert check.passed or check.severity.value == "WARN"
@@ -407,9 +366,10 @@ def test_bad_rows_within_tolerance(kind: str, landed: Landed) -> None:
         assert not check.passed and check.severity.value == "WARN"
         assert check.metadata["failed_rules"].value == 1
         assert re.search(outcome.message, check.description), check.description
+    # Loaded again once fixed, the day passes its gates and nothing of it stays held.
     assert landed.fixed.success
-    assert all(c.passed for c in _checks(landed.fixed).values())
-    assert "marts/customer_rfm" in _built(landed.fixed)
+    assert all(c.passed for c in evaluations(landed.fixed).values())
+    assert landed.pipeline.query("select count(*) from quality.held_partitions") == [(0,)]
 
 
 @pytest.mark.parametrize("kind", list(STOPS_THE_DAY))
@@ -420,9 +380,9 @@ def test_bad_input_that_stops_the_day(kind: str, pipeline: Pipeline) -> None:
     damage(pipeline)
 
     result = pipeline.run(BAD_DAY)
-    checks = _checks(result)
+    checks = evaluations(result)
     assert not result.success, kind
-    assert not {k for k in _built(result) if not k.startswith("raw/")}, "built downstream"
+    assert not {k for k in built(result) if not k.startswith("raw/")}, "built downstream"
     if isinstance(outcome, GateFails):
         check = checks[outcome.table]
         assert not check.passed and check.severity.value == "ERROR"
@@ -446,10 +406,9 @@ def test_bad_input_that_stops_the_day(kind: str, pipeline: Pipeline) -> None:
 
     for path, content in original.items():
         path.write_bytes(content)
-    fixed = pipeline.run(BAD_DAY)
+    fixed = pipeline.ingest(BAD_DAY)
     assert fixed.success, kind
-    assert all(c.passed for c in _checks(fixed).values())
-    assert "marts/customer_rfm" in _built(fixed)
+    assert all(c.passed for c in evaluations(fixed).values())
     assert pipeline.query("select count(*) from quality.held_partitions") == [(0,)]
 
 
@@ -461,14 +420,14 @@ def test_a_failed_day_is_held_from_later_runs_until_it_passes(pipeline: Pipeline
     # The next day passes its gate and is built, but the failed day's rows stay out.
     later = pipeline.run(NEXT_DAY)
     assert later.success
-    assert "marts/customer_rfm" in _built(later)
+    assert "marts/customer_rfm" in built(later)
     assert pipeline.query(landed_that_day, [BAD_DAY]) == [(0,)]
     assert (
         pipeline.query("select count(*) from raw.orders where _partition_date = ?", [BAD_DAY])[0][0]
         > 0
     ), "the good rows of the failed day are kept in raw"
     pipeline.day_file("orders").write_bytes(original)
-    assert pipeline.run(BAD_DAY).success
+    assert pipeline.ingest(BAD_DAY).success
     assert pipeline.run(NEXT_DAY).success
     assert pipeline.query(landed_that_day, [BAD_DAY])[0][0] > 0
 
@@ -478,16 +437,16 @@ def test_a_bad_day_of_the_sample_shop_fails_its_gate(isolated_env: Path) -> None
     bad_day = dt.date(2024, 5, 10)
     params = SampleParams(customers=300, days=14, start_date=dt.date(2024, 5, 1), bad_day=bad_day)
     generate_sample_shop(params, isolated_env / "landing")
-    job = _reload_definitions().defs.resolve_job_def("daily_refresh")
+    job = reload_definitions().defs.resolve_job_def("daily_refresh")
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance,
-            tags=_range_tags(params.start_date, params.end_date),
+            tags=range_tags(params.start_date, params.end_date),
             raise_on_error=False,
         )
     assert not result.success
-    failed = {t: c for t, c in _checks(result).items() if not c.passed}
+    failed = {t: c for t, c in evaluations(result).items() if not c.passed}
     assert "orders" in failed
     message = rf"^{bad_day}: \d+ of \d+ rows \(\d+\.\d%\) quarantined"
     assert re.search(message, failed["orders"].description)
-    assert not {k for k in _built(result) if not k.startswith("raw/")}
+    assert not {k for k in built(result) if not k.startswith("raw/")}

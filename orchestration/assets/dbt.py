@@ -4,7 +4,6 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Output
@@ -15,6 +14,7 @@ from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.dbt import WarehouseDbtCliResource
+from orchestration.shop_time import day_end, shop_today
 
 # Per mart, a breakdown worth plotting over time in the Dagster UI: (label column, metric).
 MART_BREAKDOWNS = {
@@ -63,25 +63,30 @@ def run_date_for(tags: Mapping[str, str], today: dt.date) -> dt.date:
 
 def run_date_of(context: AssetExecutionContext, shop_timezone: str) -> dt.date:
     """`run_date_for` of a running step."""
-    return run_date_for(context.run.tags, dt.datetime.now(ZoneInfo(shop_timezone)).date())
+    return run_date_for(context.run.tags, shop_today(shop_timezone))
 
 
 def run_at_for(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> dt.datetime:
     """The moment to compute as of (UTC): the end of the run date in the shop's zone, or now
     if that is earlier. A backfilled day is judged as of its end, today as of this moment."""
-    day_end = dt.datetime.combine(
-        run_date + dt.timedelta(days=1), dt.time(), ZoneInfo(shop_timezone)
-    )
-    return min(day_end, now).astimezone(dt.UTC)
+    return min(day_end(run_date, shop_timezone), now).astimezone(dt.UTC)
 
 
 def dbt_build_args(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> list[str]:
+    """`dbt build` as of the run date. dbt's unit tests check SQL logic on fixed inputs, not
+    the day's data: they run in CI (`dbt test --select test_type:unit`), not in every run."""
     variables = {
         "run_date": run_date.isoformat(),
         "run_at": f"{run_at_for(run_date, shop_timezone, now):%Y-%m-%d %H:%M:%S}",
         "shop_timezone": shop_timezone,
     }
-    return ["build", "--vars", json.dumps(variables, sort_keys=True)]
+    return [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps(variables, sort_keys=True),
+    ]
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, Any]:

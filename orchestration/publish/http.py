@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,7 @@ class ApiClient:
         secrets: Iterable[str],
         policy: RetryPolicy = RetryPolicy(),
         auth: tuple[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -115,6 +116,7 @@ class ApiClient:
         if auth:
             self._session.auth = auth
         self._pace = Pace(policy.requests_per_minute)
+        self.sleep = sleep  # between retries; a test passes one that records and returns
         self.calls = 0  # HTTP requests sent, retries included
         self.retries = 0
 
@@ -178,7 +180,7 @@ class ApiClient:
             log.info(
                 "%s %s %s: %s, retry %d in %.1f s", self.name, method, path, problem, attempt, wait
             )
-            time.sleep(wait)
+            self.sleep(wait)
 
     def _message(self, method: str, path: str, problem: str, body: Any, attempts: int) -> str:
         detail = str(body)[:500] if body is not None else ""

@@ -1,0 +1,55 @@
+"""Helpers for tests that run the real Dagster jobs: definitions reloaded for the current
+settings, partition-range tags, and what a run built and checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from types import ModuleType
+
+from dagster import AssetKey, DagsterInstance
+
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+
+def reload_definitions() -> ModuleType:
+    """The code location, loaded again so that it reads the settings of the current env."""
+    import orchestration.definitions as module
+
+    return importlib.reload(module)
+
+
+def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    """The tags of one run over the partitions `start`..`end` (a backfill as a single run)."""
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def evaluations(result) -> dict[str, object]:
+    """Asset key's last path element -> its check evaluation in the run."""
+    return {
+        e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def built(result) -> set[str]:
+    """The asset keys the run materialized, as `schema/name`."""
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def raw_keys(module: ModuleType) -> list[AssetKey]:
+    """The ingest assets (raw tables) of the code location."""
+    return [k for k in module.defs.resolve_all_asset_keys() if k.path[0] == "raw"]
+
+
+def run_ingest(module: ModuleType, instance: DagsterInstance, start: dt.date, end: dt.date):
+    """Only the ingest assets and their quality gates over `start`..`end`: what a test needs
+    to see a re-landed day loaded and released, without rebuilding the models."""
+    job = module.defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=raw_keys(module),
+        tags=range_tags(start, end),
+        raise_on_error=False,
+    )
