@@ -16,7 +16,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -25,12 +24,13 @@ from typing import Any
 
 import requests
 
+from orchestration.masking import mask_addresses
+
 log = logging.getLogger(__name__)
 # urllib3 logs every request line at DEBUG, query strings (which may hold addresses) included.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
 
 
 class ApiError(RuntimeError):
@@ -124,7 +124,7 @@ class ApiClient:
         """The text without the credentials, and with addresses masked (`j***@domain`)."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
+        return mask_addresses(text)
 
     def request(
         self,

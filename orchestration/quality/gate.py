@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from orchestration.ingest.loader import RAW_SCHEMA
+from orchestration.masking import mask_field, mask_row
 from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS, QUARANTINE_SCHEMA
 from orchestration.quality.suites import load_suite_file, suite_path, validate
 from orchestration.quality.thresholds import QualityThresholds
@@ -66,41 +66,6 @@ class GateReport:
     @property
     def blocking(self) -> list[Failure]:
         return [f for f in self.failures if f.severity == "error"]
-
-
-def mask(value: Any) -> Any:
-    """Hide the person in an address (`j***@example.com`); other values pass unchanged."""
-    if not isinstance(value, str):
-        return value
-    if "@" in value:
-        local, _, domain = value.rpartition("@")
-        return f"{local[:1]}***@{domain}"
-    return value
-
-
-def mask_field(name: str | None, value: Any) -> Any:
-    """A value fit for logs and metadata: in an e-mail field even a malformed one is hidden."""
-    value = _plain(value)
-    if name and "email" in name and isinstance(value, str) and value and "@" not in value:
-        return f"{value[:1]}*** (malformed)"
-    return mask(value)
-
-
-def mask_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: mask_field(key, value) for key, value in row.items()}
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly scalar (pandas and numpy values become Python ones)."""
-    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
-        return None  # also NaN and NaT
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
-        return value.date().isoformat()  # a DATE column, as pandas holds it
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
 
 
 def run_gate(

@@ -1,0 +1,60 @@
+"""E-mail addresses masked for anything people read: logs, check metadata, error messages.
+
+One way to hide a person everywhere (`j***@example.com`: the first letter and the domain,
+enough to tell addresses apart while debugging), so the quality gates and the ESP adapters
+cannot drift apart. Values of an e-mail field are masked even when malformed; in free text an
+address is only recognised by its `@`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pandas as pd
+
+# The local part of an address inside free text: a run of characters up to an `@` that
+# cannot belong to the surrounding text (quotes, brackets, separators).
+_ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
+
+
+def mask(value: Any) -> Any:
+    """Hide the person in an address (`j***@example.com`); other values pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    if "@" in value:
+        local, _, domain = value.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    return value
+
+
+def mask_field(name: str | None, value: Any) -> Any:
+    """A value fit for logs and metadata: in an e-mail field even a malformed one is hidden."""
+    value = _plain(value)
+    if name and "email" in name and isinstance(value, str) and value and "@" not in value:
+        return f"{value[:1]}*** (malformed)"
+    return mask(value)
+
+
+def mask_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`mask_field` of every column of a row."""
+    return {key: mask_field(key, value) for key, value in row.items()}
+
+
+def mask_addresses(text: str) -> str:
+    """Free text with every address in it masked (`j***@domain`)."""
+    return _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar (pandas and numpy values become Python ones)."""
+    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
+        return None  # also NaN and NaT
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
+        return value.date().isoformat()  # a DATE column, as pandas holds it
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
