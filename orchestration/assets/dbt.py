@@ -9,12 +9,13 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
-from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.dbt import WarehouseDbtCliResource
+from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.shop_time import day_end, shop_today
+from orchestration.warehouse_schema import AUDIENCE_SCHEMA
 
 # Per mart, a breakdown worth plotting over time in the Dagster UI: (label column, metric).
 MART_BREAKDOWNS = {
@@ -95,7 +96,7 @@ def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, A
     metadata: dict[str, Any] = {
         "dagster/row_count": con.execute(f"select count(*) from {relation}").fetchall()[0][0]
     }
-    breakdown = AUDIENCE_BREAKDOWN if key.path[0] == "audiences" else None
+    breakdown = AUDIENCE_BREAKDOWN if key.path[0] == AUDIENCE_SCHEMA else None
     breakdown = MART_BREAKDOWNS.get(key.path[-1], breakdown)
     if breakdown:
         label, metric = breakdown

@@ -17,19 +17,11 @@ from dagster import (
     multi_asset,
 )
 
-from orchestration.ingest import (
-    RAW_SCHEMA,
-    SOURCES,
-    LoadResult,
-    SourceSpec,
-    load_days,
-)
-from orchestration.quality.quarantine import QUARANTINE_SCHEMA
+from orchestration.ingest import SOURCES, LoadResult, SourceSpec, load_days
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
-
-# Every step that writes the warehouse file runs in this pool (limit 1): DuckDB has one writer.
-WAREHOUSE_POOL = "duckdb_warehouse"
+from orchestration.resources.warehouse import WAREHOUSE_POOL
+from orchestration.warehouse_schema import QUARANTINE_SCHEMA, RAW_SCHEMA
 
 
 def raw_asset_key(table: str) -> AssetKey:

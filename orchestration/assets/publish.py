@@ -19,13 +19,13 @@ from dagster import (
 
 from orchestration.assets.audiences import AudienceSpec, audience_specs
 from orchestration.assets.dbt import run_date_of
-from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.dbt_project import project_var
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
 from orchestration.publish.entries import ENTRIES_TABLE, build_holdout_results, record_entries
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
+from orchestration.resources.warehouse import WAREHOUSE_POOL
 
 
 def _metadata(report: SyncReport) -> dict:

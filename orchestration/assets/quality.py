@@ -21,14 +21,16 @@ from dagster import (
 )
 
 from orchestration.assets.audiences import audience_specs
-from orchestration.assets.ingest import WAREHOUSE_POOL, raw_asset_key
+from orchestration.assets.ingest import raw_asset_key
 from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
 from orchestration.partitions import run_partition_range
 from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
 from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
+from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.shop_time import shop_today
+from orchestration.warehouse_schema import RAW_SCHEMA
 
 GATE_CHECK_NAME = "quality_gate"
 MAX_LISTED_FAILURES = 20
@@ -61,7 +63,7 @@ def _result(report: GateReport) -> AssetCheckResult:
         metadata["failures"] = MetadataValue.md(_failures_markdown(report))
         description = " ".join(f.message for f in report.failures[:3])
     else:
-        relation = report.table if "." in report.table else f"raw.{report.table}"
+        relation = report.table if "." in report.table else f"{RAW_SCHEMA}.{report.table}"
         description = f"{relation} {span}: every rule passed."
     return AssetCheckResult(
         passed=not report.failures,
@@ -112,7 +114,7 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
                 open_day=shop_today(shop_timezone),
             )
         for failure in report.failures:
-            context.log.warning(f"raw.{table} [{failure.rule}] {failure.message}")
+            context.log.warning(f"{RAW_SCHEMA}.{table} [{failure.rule}] {failure.message}")
         return _result(report)
 
     return _gate

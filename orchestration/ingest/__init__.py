@@ -1,11 +1,10 @@
 """Ingestion: landing files of each source into raw DuckDB tables, one day at a time."""
 
 from orchestration.ingest.errors import LandingFileError
-from orchestration.ingest.loader import RAW_SCHEMA, LoadResult, ensure_raw_tables, load_days
+from orchestration.ingest.loader import LoadResult, ensure_raw_tables, load_days
 from orchestration.ingest.sources import SOURCES, SourceSpec
 
 __all__ = [
-    "RAW_SCHEMA",
     "SOURCES",
     "LandingFileError",
     "LoadResult",

@@ -31,8 +31,7 @@ from orchestration.quality.quarantine import (
     record_empty_days,
 )
 from orchestration.quality.thresholds import QualityThresholds
-
-RAW_SCHEMA = "raw"
+from orchestration.warehouse_schema import RAW_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import duckdb
 
-from orchestration.publish.state import AUDIENCE_SCHEMA, PUBLISH_SCHEMA, ensure_publish_tables
+from orchestration.publish.state import ensure_publish_tables
+from orchestration.warehouse_schema import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
 
 CAPPED_TABLE = f"{PUBLISH_SCHEMA}.capped_members"
 

@@ -24,7 +24,8 @@ import duckdb
 
 from orchestration.publish.adapters import Adapter, Batch, Member
 from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
-from orchestration.publish.state import PUBLISH_SCHEMA, ensure_publish_tables, state_filter
+from orchestration.publish.state import ensure_publish_tables, state_filter
+from orchestration.warehouse_schema import PUBLISH_SCHEMA
 
 
 class CircuitBreakerOpen(RuntimeError):

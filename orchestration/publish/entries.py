@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import duckdb
 
-from orchestration.publish.state import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
+from orchestration.warehouse_schema import AUDIENCE_SCHEMA, MARTS_SCHEMA, PUBLISH_SCHEMA
 
 ENTRIES_TABLE = f"{PUBLISH_SCHEMA}.audience_entries"
-HOLDOUT_RESULTS = "marts.holdout_results"
+HOLDOUT_RESULTS = f"{MARTS_SCHEMA}.holdout_results"
 Z_95 = 1.959964
 
 

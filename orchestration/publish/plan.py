@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from orchestration.publish.state import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
+from orchestration.warehouse_schema import AUDIENCE_SCHEMA, PUBLISH_SCHEMA, SUPPRESSIONS
 
 # What a target receives about each member besides the address (an audience may add its own).
 ATTRIBUTES = (
@@ -47,7 +47,7 @@ def desired_sql(
             from {AUDIENCE_SCHEMA}.{audience} a
             where not a.is_holdout{capped}
                 and a.email not in (
-                    select s.email from marts.suppressions s
+                    select s.email from {SUPPRESSIONS} s
                     where s.asm_group_id is null{group}
                 )
         )

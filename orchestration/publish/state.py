@@ -1,11 +1,10 @@
-"""What a sync records in the warehouse, and where: one set of names for every reader."""
+"""What a sync records in the warehouse: the state tables of the `publish` schema."""
 
 from __future__ import annotations
 
 import duckdb
 
-PUBLISH_SCHEMA = "publish"
-AUDIENCE_SCHEMA = "audiences"  # where dbt builds the audiences a sync reads
+from orchestration.warehouse_schema import PUBLISH_SCHEMA
 
 
 def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -23,12 +23,17 @@ from typing import Any
 
 import duckdb
 
-from orchestration.ingest.loader import RAW_SCHEMA
 from orchestration.masking import mask_field, mask_row
-from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS, QUARANTINE_SCHEMA
+from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS
 from orchestration.quality.suites import load_suite_file, suite_path, validate
 from orchestration.quality.thresholds import QualityThresholds
 from orchestration.shop_time import day_end, shop_today
+from orchestration.warehouse_schema import (
+    AUDIENCE_SCHEMA,
+    QUARANTINE_SCHEMA,
+    RAW_SCHEMA,
+    SUPPRESSIONS,
+)
 
 SAMPLE_ROWS = 3
 IDENTIFYING = ("_partition_date", "_source_file", "id", "token", "sg_event_id", "email")
@@ -440,9 +445,6 @@ def _record(con: duckdb.DuckDBPyConnection, report: GateReport, run_id: str) -> 
     )
 
 
-AUDIENCE_SCHEMA = "audiences"
-
-
 def run_audience_gate(
     con: duckdb.DuckDBPyConnection,
     audience: str,
@@ -465,7 +467,7 @@ def run_audience_gate(
     suppressed = con.execute(
         f"""
         select distinct a.email, s.reason
-        from {relation} a join marts.suppressions s on s.email = a.email
+        from {relation} a join {SUPPRESSIONS} s on s.email = a.email
         where s.asm_group_id is null{group}
         order by a.email
         """

@@ -16,9 +16,8 @@ import duckdb
 from orchestration.ingest.sources import SourceSpec
 from orchestration.quality.rules import CONFLICTING_DUPLICATE, reasons, row_rules, rule_case_sql
 from orchestration.quality.thresholds import QualityThresholds
+from orchestration.warehouse_schema import QUALITY_SCHEMA, QUARANTINE_SCHEMA
 
-QUARANTINE_SCHEMA = "quarantine"
-QUALITY_SCHEMA = "quality"
 PARTITION_LOADS = f"{QUALITY_SCHEMA}.partition_loads"
 GATE_RESULTS = f"{QUALITY_SCHEMA}.gate_results"
 HELD_PARTITIONS = f"{QUALITY_SCHEMA}.held_partitions"

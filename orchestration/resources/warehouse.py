@@ -17,6 +17,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 _LOCK_MESSAGE = "Could not set lock on file"
+# Every step that writes the warehouse file runs in this pool (limit 1): DuckDB has one writer.
+WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class WarehouseLockedError(RuntimeError):
