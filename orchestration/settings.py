@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from orchestration.quality.gate import run_audience_gate
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.runs import reload_definitions
 

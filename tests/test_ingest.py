@@ -14,7 +14,7 @@ import zstandard
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleSummary
 from tests.conftest import SMALL

@@ -16,7 +16,7 @@ import pytest
 
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.ingest import SOURCES, load_days
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import LandingZone
 from orchestration.sample import SampleSummary
 from tests.conftest import AUDIENCES, SMALL

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from orchestration.ingest import SOURCES, LoadResult, SourceSpec, load_days
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.warehouse_schema import QUARANTINE_SCHEMA, RAW_SCHEMA

@@ -26,7 +26,7 @@ from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
 from orchestration.partitions import run_partition_range
 from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
 from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.shop_time import shop_today

@@ -30,7 +30,7 @@ from orchestration.quality.quarantine import (
     quarantine_batch,
     record_empty_days,
 )
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import RAW_SCHEMA
 
 

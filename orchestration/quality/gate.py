@@ -26,7 +26,7 @@ import duckdb
 from orchestration.masking import mask_field, mask_row
 from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS
 from orchestration.quality.suites import load_suite_file, suite_path, validate
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.shop_time import day_end, shop_today
 from orchestration.warehouse_schema import (
     AUDIENCE_SCHEMA,

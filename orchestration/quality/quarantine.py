@@ -15,7 +15,7 @@ import duckdb
 
 from orchestration.ingest.sources import SourceSpec
 from orchestration.quality.rules import CONFLICTING_DUPLICATE, reasons, row_rules, rule_case_sql
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import QUALITY_SCHEMA, QUARANTINE_SCHEMA
 
 PARTITION_LOADS = f"{QUALITY_SCHEMA}.partition_loads"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestration.quality.thresholds import QualityThresholds
+from orchestration.quality_thresholds import QualityThresholds
 
 # The same shape of address as dbt's `is_valid_email` macro: one @, a dot in the domain.
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"

@@ -1,7 +1,9 @@
-"""The quality gates' thresholds: one Dagster resource, filled from the environment.
+"""The quality thresholds: one Dagster resource, filled from the environment.
 
 As a resource the values show in the Dagster UI next to every run that used them, and a test
-or a launchpad can override one without touching the environment.
+or a launchpad can override one without touching the environment. It sits in the core, not in
+the quality package: the settings build it, the row rules of a load (ingest) read it, and so
+do the gates after the load.
 """
 
 from __future__ import annotations
