@@ -23,9 +23,9 @@ from dagster import (
 from orchestration.assets.audiences import audience_specs
 from orchestration.assets.ingest import raw_asset_key
 from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
+from orchestration.ingest.quarantine import PARTITION_LOADS, ensure_quarantine_tables
 from orchestration.partitions import run_partition_range
 from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
-from orchestration.quality.quarantine import PARTITION_LOADS, ensure_quality_tables
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.warehouse import WAREHOUSE_POOL
@@ -94,7 +94,7 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
             ensure_raw_tables(con, spec)
-            ensure_quality_tables(con, spec.name)
+            ensure_quarantine_tables(con, spec.name)
             span = run_partition_range(context.run.tags)
             if span is None:  # launched without a partition: the newest landed day
                 newest = con.execute(

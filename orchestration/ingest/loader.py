@@ -23,13 +23,13 @@ from orchestration.ingest.errors import (
     find_json_problem,
     find_missing_csv_columns,
 )
-from orchestration.ingest.sources import SourceSpec
-from orchestration.quality.quarantine import (
-    ensure_quality_tables,
+from orchestration.ingest.quarantine import (
+    ensure_quarantine_tables,
     flag_batch,
     quarantine_batch,
     record_empty_days,
 )
+from orchestration.ingest.sources import SourceSpec
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import RAW_SCHEMA
 
@@ -158,7 +158,7 @@ def load_days(
     every_file = [p for d in days for p in files_by_day[d]]
     files = {p: d for d in days for p in files_by_day[d] if p.stat().st_size > 0}
     ensure_raw_tables(con, spec)
-    ensure_quality_tables(con, spec.name)
+    ensure_quarantine_tables(con, spec.name)
     arrived = LoadResult(
         source=spec.name,
         days=days,

@@ -23,17 +23,21 @@ from typing import Any
 
 import duckdb
 
+from orchestration.ingest.quarantine import PARTITION_LOADS
 from orchestration.masking import mask_field, mask_row
-from orchestration.quality.quarantine import GATE_RESULTS, PARTITION_LOADS
 from orchestration.quality.suites import load_suite_file, suite_path, validate
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.shop_time import day_end, shop_today
 from orchestration.warehouse_schema import (
     AUDIENCE_SCHEMA,
+    QUALITY_SCHEMA,
     QUARANTINE_SCHEMA,
     RAW_SCHEMA,
     SUPPRESSIONS,
 )
+
+GATE_RESULTS = f"{QUALITY_SCHEMA}.gate_results"
+HELD_PARTITIONS = f"{QUALITY_SCHEMA}.held_partitions"
 
 SAMPLE_ROWS = 3
 IDENTIFYING = ("_partition_date", "_source_file", "id", "token", "sg_event_id", "email")
@@ -429,7 +433,38 @@ def _days(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
     return tuple(first + dt.timedelta(days=i) for i in range((last - first).days + 1))
 
 
+def ensure_gate_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the gates' verdicts and the view of held partitions if they do not exist."""
+    con.execute(f"create schema if not exists {QUALITY_SCHEMA}")
+    con.execute(
+        f"""
+        create table if not exists {GATE_RESULTS} (
+            table_name varchar not null,
+            partition_date date not null,
+            run_id varchar not null,
+            checked_at timestamptz not null,
+            passed boolean not null,
+            failures json
+        )
+        """
+    )
+    con.execute(
+        f"""
+        create view if not exists {HELD_PARTITIONS} as
+        select table_name, partition_date, run_id, checked_at, failures
+        from (
+            select *, row_number() over (
+                partition by table_name, partition_date order by checked_at desc
+            ) as recency
+            from {GATE_RESULTS}
+        )
+        where recency = 1 and not passed
+        """
+    )
+
+
 def _record(con: duckdb.DuckDBPyConnection, report: GateReport, run_id: str) -> None:
+    ensure_gate_tables(con)
     days = _days(report.start, report.end)
     # A failure without a partition (a table-wide contract) fails every day of the run.
     failed: dict[dt.date, list[str]] = {}

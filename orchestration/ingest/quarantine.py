@@ -5,25 +5,24 @@ rule and reason, the batch that found it. Re-landing a day releases that day's o
 stay, marked with the batch that replaced them), so a fixed file loads normally and the
 history of what was wrong is kept. `quality.partition_loads` records, per load of a day, how
 many rows were read, loaded and quarantined: the quality gate's quarantine share reads it.
-`quality.gate_results` holds each gate's verdict per partition; `quality.held_partitions`
-(the latest verdict, where it failed) is what dbt's staging models leave out.
+Both are written inside the load's transaction, so they live with the load, in ingest; the
+gate reads them afterwards (quality imports ingest, never the other way round).
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from orchestration.ingest.rules import CONFLICTING_DUPLICATE, reasons, row_rules, rule_case_sql
 from orchestration.ingest.sources import SourceSpec
-from orchestration.quality.rules import CONFLICTING_DUPLICATE, reasons, row_rules, rule_case_sql
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import QUALITY_SCHEMA, QUARANTINE_SCHEMA
 
 PARTITION_LOADS = f"{QUALITY_SCHEMA}.partition_loads"
-GATE_RESULTS = f"{QUALITY_SCHEMA}.gate_results"
-HELD_PARTITIONS = f"{QUALITY_SCHEMA}.held_partitions"
 
 
-def ensure_quality_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
+def ensure_quarantine_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Create the source's quarantine table and the record of loads if they do not exist."""
     con.execute(f"create schema if not exists {QUARANTINE_SCHEMA}")
     con.execute(f"create schema if not exists {QUALITY_SCHEMA}")
     con.execute(
@@ -55,31 +54,6 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
             quarantined_by_rule json,
             unexpected_columns varchar
         )
-        """
-    )
-    con.execute(
-        f"""
-        create table if not exists {GATE_RESULTS} (
-            table_name varchar not null,
-            partition_date date not null,
-            run_id varchar not null,
-            checked_at timestamptz not null,
-            passed boolean not null,
-            failures json
-        )
-        """
-    )
-    con.execute(
-        f"""
-        create view if not exists {HELD_PARTITIONS} as
-        select table_name, partition_date, run_id, checked_at, failures
-        from (
-            select *, row_number() over (
-                partition by table_name, partition_date order by checked_at desc
-            ) as recency
-            from {GATE_RESULTS}
-        )
-        where recency = 1 and not passed
         """
     )
 
