@@ -24,7 +24,7 @@ import duckdb
 
 from orchestration.ingest import load_days
 from orchestration.ingest.sources import EMAIL_EVENTS
-from orchestration.quality.gate import run_gate
+from orchestration.quality.raw_gate import run_gate
 from orchestration.quality.suites import suite_path, warm_up
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.sample import SampleParams, generate_sample_shop

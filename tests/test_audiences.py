@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from orchestration.quality.gate import run_audience_gate
+from orchestration.audiences.gate import run_audience_gate
 from orchestration.quality_thresholds import QualityThresholds
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.runs import reload_definitions

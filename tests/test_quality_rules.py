@@ -12,7 +12,7 @@ import pytest
 from orchestration.ingest import load_days
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_row
-from orchestration.quality.gate import _chunks, run_gate
+from orchestration.quality.raw_gate import _chunks, run_gate
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.sample import SampleSummary
 from orchestration.settings import Settings, SettingsError

@@ -1,9 +1,11 @@
-"""Assets, by stage: ingest (raw tables) and their gates, the dbt models, publishing."""
+"""Assets, by stage: ingest (raw tables) and their gates, the dbt models, the audiences'
+gates, publishing."""
 
+from orchestration.assets.audience_gates import build_audience_checks
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingest import build_ingest_assets
 from orchestration.assets.publish import build_publish_assets
-from orchestration.assets.quality import build_audience_checks, build_gate_checks
+from orchestration.assets.quality import build_gate_checks
 
 __all__ = [
     "build_audience_checks",

@@ -1,31 +1,29 @@
 """The quality gate of each raw table as a blocking Dagster asset check.
 
 dagster-ge does not support Great Expectations 1.x, so the checks are written directly: each
-validates the run's partitions (`orchestration.quality.gate`) and fails with ERROR severity
-when a blocking rule broke, so Dagster skips everything downstream in the same run. The
-metadata lists each failure with its observed value and masked sample rows.
+validates the run's partitions (`orchestration.quality.raw_gate`) and fails with ERROR
+severity when a blocking rule broke, so Dagster skips everything downstream in the same run.
+The metadata lists each failure with its observed value and masked sample rows; the audience
+gates (`assets/audience_gates.py`) report the same way.
 """
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
-    AssetKey,
     MetadataValue,
     asset_check,
 )
 
-from orchestration.assets.audiences import audience_specs
 from orchestration.assets.ingest import raw_asset_key
 from orchestration.ingest import SOURCES, SourceSpec, ensure_raw_tables
 from orchestration.ingest.quarantine import PARTITION_LOADS, ensure_quarantine_tables
 from orchestration.partitions import run_partition_range
-from orchestration.quality.gate import GateReport, run_audience_gate, run_gate
+from orchestration.quality.raw_gate import run_gate
+from orchestration.quality.report import GateReport
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.warehouse import WAREHOUSE_POOL
@@ -47,7 +45,8 @@ def _failures_markdown(report: GateReport) -> str:
     return "\n".join(lines)
 
 
-def _result(report: GateReport) -> AssetCheckResult:
+def gate_check_result(report: GateReport) -> AssetCheckResult:
+    """A gate's report as a check result: ERROR if a blocking rule broke, else WARN or pass."""
     span = f"{report.start}" if report.start == report.end else f"{report.start}..{report.end}"
     metadata = {
         "partitions": span,
@@ -115,48 +114,10 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
             )
         for failure in report.failures:
             context.log.warning(f"{RAW_SCHEMA}.{table} [{failure.rule}] {failure.message}")
-        return _result(report)
+        return gate_check_result(report)
 
     return _gate
 
 
 def build_gate_checks(shop_timezone: str) -> list[AssetChecksDefinition]:
     return [build_gate_check(spec, shop_timezone) for spec in SOURCES]
-
-
-AUDIENCE_CHECK_NAME = "audience_gate"
-
-
-def build_audience_check(
-    key: AssetKey, name: str, settings: Mapping[str, Any], shop_timezone: str
-) -> AssetChecksDefinition:
-    asm_group_id = settings.get("asm_group_id")
-    attributes = settings.get("attributes", {})
-
-    @asset_check(
-        asset=key,
-        name=AUDIENCE_CHECK_NAME,
-        blocking=True,
-        pool=WAREHOUSE_POOL,
-        description="expectations/audiences.json and no member on a suppression list: "
-        "an audience that fails is not published.",
-    )
-    def _gate(
-        context: AssetCheckExecutionContext,
-        warehouse: DuckDBWarehouse,
-        quality: QualityThresholds,
-    ) -> AssetCheckResult:
-        with warehouse.connect(read_only=True) as con:
-            report = run_audience_gate(con, name, asm_group_id, quality, shop_timezone, attributes)
-        for failure in report.failures:
-            context.log.warning(f"{report.table} [{failure.rule}] {failure.message}")
-        return _result(report)
-
-    return _gate
-
-
-def build_audience_checks(shop_timezone: str) -> list[AssetChecksDefinition]:
-    """One blocking gate per audience model: gated as soon as its SQL file exists."""
-    return [
-        build_audience_check(a.key, a.name, a.settings, shop_timezone) for a in audience_specs()
-    ]
