@@ -12,7 +12,10 @@ import pytest
 from orchestration.ingest import load_days
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_row
+from orchestration.quality import suites
 from orchestration.quality.raw_gate import _chunks, run_gate
+from orchestration.quality.report import Failure, GateReport, record_verdicts
+from orchestration.quality.suite_checks import validate_suite
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.sample import SampleSummary
 from orchestration.settings import Settings, SettingsError
@@ -119,6 +122,49 @@ def test_addresses_are_masked() -> None:
     assert mask(42) == 42
     row = mask_row({"email": "jane.doe at example.com", "id": 7, "customer_email": "a@b.co"})
     assert row == {"email": "j*** (malformed)", "id": 7, "customer_email": "a***@b.co"}
+
+
+def test_failure_messages_mask_addresses_like_the_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The observed values of a failed expectation reach the message, which becomes the check
+    description, the log line and quality.gate_results: masked, malformed addresses too."""
+    suite = {
+        "name": "people",
+        "meta": {"column_types": {"email": "VARCHAR"}},
+        "expectations": [
+            {
+                # An aggregate expectation: what failed is the observed value, not a row count.
+                "type": "expect_column_most_common_value_to_be_in_set",
+                "kwargs": {"column": "email", "value_set": ["ann@example.com"]},
+            }
+        ],
+    }
+    (tmp_path / "people.json").write_text(json.dumps(suite))
+    monkeypatch.setattr(suites, "EXPECTATIONS_DIR", tmp_path)
+    con = duckdb.connect()
+    con.execute(
+        "create table people as select * from "
+        "(values ('jane.doe@example.com'), ('bob at example.com')) t(email)"
+    )
+    report = GateReport(table="people", start=DAY, end=DAY)
+    slices = [(f"{DAY}", "true", [], (DAY,))]
+    validate_suite(con, "people", "people", suite, slices, QualityThresholds(), report)
+    [failure] = report.failures
+    assert "j***@example.com" in failure.message
+    assert "b*** (malformed)" in failure.message
+    assert sorted(failure.observed) == ["b*** (malformed)", "j***@example.com"]
+    con.execute("create schema quality")
+    record_verdicts(con, report, "run-1")
+    [(recorded,)] = con.execute("select failures from quality.gate_results").fetchall()
+    assert json.loads(recorded) == [failure.message]
+    for text in (failure.message, recorded):
+        assert "jane.doe" not in text and "bob at" not in text
+
+
+def test_a_failure_message_never_carries_a_whole_address() -> None:
+    failure = Failure("rule", "GX could not read 'jane.doe@example.com' (x@y.co)", ())
+    assert failure.message == "GX could not read 'j***@example.com' (x***@y.co)"
 
 
 def test_validation_chunks_are_whole_days_within_the_limit() -> None:

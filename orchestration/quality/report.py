@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.masking import mask_addresses
 from orchestration.warehouse_schema import QUALITY_SCHEMA
 
 GATE_RESULTS = f"{QUALITY_SCHEMA}.gate_results"
@@ -32,6 +33,11 @@ class Failure:
     observed: Any = None
     samples: tuple[dict[str, Any], ...] = ()
     severity: str = "error"
+
+    def __post_init__(self) -> None:
+        # The message is free text from many places (a GX error among them) and is shown,
+        # logged and recorded as is: no whole address may leave in it, whoever wrote it.
+        object.__setattr__(self, "message", mask_addresses(self.message))
 
 
 @dataclass

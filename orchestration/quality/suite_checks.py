@@ -103,10 +103,12 @@ def validate_suite(
                 continue
             sample = frame.iloc[outcome.sample_index[:SAMPLE_ROWS]]
             column = f" on {outcome.column}" if outcome.column else ""
+            # The message is read in the check's description, the log and gate_results, so
+            # its observed values are masked like the metadata's (all of them, not five).
             what = outcome.error or (
                 f"{outcome.unexpected_count} of {outcome.element_count} rows"
                 if outcome.unexpected_count
-                else f"observed {outcome.observed}"
+                else f"observed {_masked(outcome.observed, outcome.column)}"
             )
             note = notes.get(outcome.expectation + str(outcome.column), "")
             report.failures.append(
@@ -123,10 +125,17 @@ def validate_suite(
             )
 
 
-def _observed(value: Any, column: str | None) -> Any:
+def _masked(value: Any, column: str | None) -> Any:
+    """An observed value (or list of them) with the addresses in it masked."""
     if isinstance(value, list):
-        return [mask_row(v) if isinstance(v, dict) else mask_field(column, v) for v in value[:5]]
+        return [mask_row(v) if isinstance(v, dict) else mask_field(column, v) for v in value]
     return mask_field(column, value)
+
+
+def _observed(value: Any, column: str | None) -> Any:
+    """The observed value for the metadata: masked, at most five of a list."""
+    masked = _masked(value, column)
+    return masked[:5] if isinstance(masked, list) else masked
 
 
 def _named_columns(kwargs: dict[str, Any]) -> list[str]:
