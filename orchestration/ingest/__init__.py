@@ -1,4 +1,5 @@
-"""Ingestion: landing files of each source into raw DuckDB tables, one day at a time."""
+"""Ingestion: landing files of each source into raw DuckDB tables, one day at a time; rows that
+break a row rule go to quarantine instead."""
 
 from orchestration.ingest.errors import LandingFileError
 from orchestration.ingest.loader import LoadResult, ensure_raw_tables, load_days

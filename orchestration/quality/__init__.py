@@ -1,1 +1,2 @@
-"""Quality gates: row rules and quarantine at load, suites validated as blocking checks."""
+"""Quality: the gate of the raw tables after each load, and what every gate shares (the report,
+the suite checks)."""
