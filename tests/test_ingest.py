@@ -13,9 +13,10 @@ import pytest
 import zstandard
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
+from orchestration.ingest.errors import WarehouseResourceError
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
 from orchestration.quality_thresholds import QualityThresholds
-from orchestration.resources import LandingZone
+from orchestration.resources import DuckDBWarehouse, LandingZone
 from orchestration.sample import SampleSummary
 from tests.conftest import SMALL
 
@@ -211,3 +212,21 @@ def test_a_malformed_zstd_file_names_its_line(con, landing: Path) -> None:
     path.write_bytes(zstandard.compress(b'{"id": 1}\n{"id": 2,\n'))
     with pytest.raises(LandingFileError, match=r"broken.jsonl.zst, line 2: malformed JSON"):
         _load(con, ORDERS, landing, [DAY_2])
+
+
+def test_running_out_of_memory_is_a_resource_error_not_a_bad_file(tmp_path: Path, landing: Path):
+    """DuckDB out of memory while reading good files: the error names the limit to raise and
+    blames no file; nothing is written."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "small.duckdb"), memory_limit="4MB", threads=1)
+    with warehouse.connect() as con:
+        with pytest.raises(WarehouseResourceError) as raised:
+            _load(con, EMAIL_EVENTS, landing, [DAY_1])
+        message = str(raised.value)
+        assert "LIFECYCLE_DUCKDB_MEMORY_LIMIT" in message and f"partition {DAY_1}" in message
+        assert "fix or replace the file" not in message and "landing file" not in message
+        written = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' "
+            "and table_name = 'email_events'"
+        ).fetchall()[0][0]
+        if written:
+            assert con.execute("select count(*) from raw.email_events").fetchall() == [(0,)]

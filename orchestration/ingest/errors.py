@@ -26,6 +26,18 @@ class LandingFileError(ValueError):
         )
 
 
+class WarehouseResourceError(RuntimeError):
+    """DuckDB ran out of a resource (memory) while loading: a limit to raise, not a bad file."""
+
+    def __init__(self, what: str, partition: str, detail: str) -> None:
+        super().__init__(
+            f"DuckDB ran out of memory while loading {what} for partition {partition} "
+            f"({detail}). The files were not judged and nothing was written; give DuckDB more "
+            "memory (LIFECYCLE_DUCKDB_MEMORY_LIMIT) or fewer threads (LIFECYCLE_DUCKDB_THREADS), "
+            "or load fewer days in one run, then re-run the partition."
+        )
+
+
 def _open_text(path: Path) -> io.BufferedReader:
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]

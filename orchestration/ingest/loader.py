@@ -18,6 +18,7 @@ import duckdb
 
 from orchestration.ingest.errors import (
     LandingFileError,
+    WarehouseResourceError,
     csv_header,
     find_csv_problem,
     find_json_problem,
@@ -46,7 +47,6 @@ class LoadResult:
     duplicates_dropped: int = 0
     rows_quarantined: int = 0
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
-    unexpected_columns: list[str] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
     seconds: float = 0.0
@@ -82,11 +82,15 @@ def _explain_failure(
         if problem:
             return LandingFileError(_relative(path, root), problem[0], problem[1], day.isoformat())
     culprit = next((p for p in files if str(p.resolve()) in str(exc)), None)
-    days = sorted(set(files.values()))
-    label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
     name = _relative(culprit, root) if culprit else f"{spec.name}/day=*"
     reason = str(exc).split("\n")[0]
-    return LandingFileError(name, None, f"DuckDB could not read it: {reason}", label)
+    return LandingFileError(name, None, f"DuckDB could not read it: {reason}", _days_label(files))
+
+
+def _days_label(files: dict[Path, dt.date]) -> str:
+    """The partitions of a batch of files: one day, or the first and last."""
+    days = sorted(set(files.values()))
+    return days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -203,6 +207,11 @@ def load_days(
             join batch_files f on f.path = r._file
             """
         )
+    except duckdb.OutOfMemoryException as exc:
+        # A limit of the machine, not of the files: reading them one by one to find a culprit
+        # would only blame an innocent file.
+        what = f"{len(files)} {spec.name} file(s)"
+        raise WarehouseResourceError(what, _days_label(files), str(exc).split("\n")[0]) from exc
     except duckdb.Error as exc:
         raise _explain_failure(spec, files, landing_root, exc) from exc
 
@@ -265,9 +274,6 @@ def load_days(
         duplicates_dropped=rows_read - quarantined - kept,
         rows_quarantined=quarantined,
         quarantined_by_rule=by_rule,
-        unexpected_columns=[
-            f"{_relative(p, landing_root)}: {', '.join(c)}" for p, c in unexpected.items()
-        ],
         rows_written=written,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -33,6 +33,16 @@ class DuckDBWarehouse(ConfigurableResource):
         default=300.0,
         description="How long a step waits for another process to release the file.",
     )
+    memory_limit: str = Field(
+        default="",
+        description="DuckDB's memory_limit for the pipeline's connections, e.g. '8GB'; empty "
+        "for DuckDB's default (LIFECYCLE_DUCKDB_MEMORY_LIMIT).",
+    )
+    threads: int = Field(
+        default=0,
+        description="DuckDB's threads for the pipeline's connections; 0 for DuckDB's default "
+        "(LIFECYCLE_DUCKDB_THREADS).",
+    )
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -58,6 +68,10 @@ class DuckDBWarehouse(ConfigurableResource):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         try:
+            if self.memory_limit:
+                con.execute(f"set memory_limit = '{self.memory_limit}'")
+            if self.threads:
+                con.execute(f"set threads = {int(self.threads)}")
             yield con
         finally:
             con.close()
