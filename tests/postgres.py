@@ -99,31 +99,36 @@ def stop_server(bin_dir: Path, data: Path) -> None:
     )  # fmt: skip
 
 
-def copy_raw_tables(warehouse: Path, server: PostgresServer, scratch: Path) -> dict[str, int]:
-    """Copy every raw.* table of a DuckDB warehouse into PostgreSQL; returns rows per table."""
+def copy_schema(
+    warehouse: Path, server: PostgresServer, scratch: Path, schema: str
+) -> dict[str, int]:
+    """Copy every table of a DuckDB warehouse's `schema` into PostgreSQL; rows per table."""
     scratch.mkdir(parents=True, exist_ok=True)
     counts = {}
     with duckdb.connect(str(warehouse), read_only=True) as duck, server.connect() as pg:
         tables = [r[0] for r in duck.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
+            "select table_name from information_schema.tables "
+            "where table_schema = ? and table_type = 'BASE TABLE'",
+            [schema],
         ).fetchall()]  # fmt: skip
         with pg.cursor() as cur:
-            cur.execute("create schema if not exists raw")
+            cur.execute(f"create schema if not exists {schema}")
             for table in tables:
                 columns = duck.execute(
                     "select column_name, data_type from information_schema.columns "
-                    "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-                    [table],
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
                 ).fetchall()
                 ddl = ", ".join(f'"{n}" {PG_TYPES[t]}' for n, t in columns)
-                cur.execute(f"drop table if exists raw.{table}")
-                cur.execute(f"create table raw.{table} ({ddl})")
-                path = scratch / f"{table}.csv"
-                duck.execute(f"copy raw.{table} to '{path}' (format csv, header true)")
+                relation = f"{schema}.{table}"
+                cur.execute(f"drop table if exists {relation}")
+                cur.execute(f"create table {relation} ({ddl})")
+                path = scratch / f"{schema}.{table}.csv"
+                duck.execute(f"copy {relation} to '{path}' (format csv, header true)")
                 with path.open() as fh:
                     cur.copy_expert(
-                        f"copy raw.{table} from stdin with (format csv, header true)", fh
+                        f"copy {relation} from stdin with (format csv, header true)", fh
                     )
-                counts[table] = duck.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+                counts[table] = duck.execute(f"select count(*) from {relation}").fetchall()[0][0]
         pg.commit()
     return counts

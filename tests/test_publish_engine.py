@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import math
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +18,7 @@ from hypothesis import strategies as st
 from orchestration.publish.adapters import OutboxAdapter
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncSettings, sync_audience
-from orchestration.publish.entries import build_holdout_results, record_entries
+from orchestration.publish.entries import record_entries
 from tests.audience_tables import AUDIENCE, GROUP, make_people, make_warehouse
 
 
@@ -32,7 +30,15 @@ def _sync(path: Path, outbox: Path, run_id: str, audience: str = AUDIENCE, **opt
             audience,
             adapter,
             run_id,
-            SyncSettings(list_name="Test list", asm_group_id=GROUP, **options),
+            SyncSettings(
+                **{
+                    "list_name": "Test list",
+                    "asm_group_id": GROUP,
+                    "max_change_share": 0.5,
+                    "min_change_rows": 100,
+                    **options,
+                }
+            ),
         )
 
 
@@ -145,7 +151,8 @@ class CrashingOutbox(OutboxAdapter):
 
 con = duckdb.connect(sys.argv[1])
 sync_audience(con, "aud_test", CrashingOutbox(Path(sys.argv[2]), max_batch=20), "run-1",
-              SyncSettings(list_name="Test list", asm_group_id=102))
+              SyncSettings(list_name="Test list", asm_group_id=102, max_change_share=0.5,
+                           min_change_rows=100))
 """
 
 
@@ -240,37 +247,6 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     assert publish_day("day-2") == {"aud_low": 20}
     assert _state(path, "aud_low") == {m["email"] for m in only_low}
     assert reasons()["p0@example.com"] == "entered 1 other audiences in the last 7 days"
-
-
-def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None:
-    path = tmp_path / "warehouse.duckdb"
-    members = [{"email": f"t{i}@example.com", "holdout": False} for i in range(4)] + [
-        {"email": f"h{i}@example.com", "holdout": True} for i in range(2)
-    ]
-    make_warehouse(path, members, [])
-    entered = dt.date(2025, 1, 10)
-    with duckdb.connect(str(path)) as con:
-        assert record_entries(con, [AUDIENCE], entered) == {AUDIENCE: (6, 0)}
-        assert record_entries(con, [AUDIENCE], entered) == {AUDIENCE: (0, 0)}  # same day again
-        con.execute("create schema intermediate")
-        con.execute(
-            "create table intermediate.int_orders_completed as select * from (values "
-            "(1, 't0@example.com', date '2025-01-12', 10.0), "
-            "(2, 't1@example.com', date '2025-01-20', 30.0), "
-            "(3, 't2@example.com', date '2025-03-01', 99.0), "  # after the 30-day window
-            "(4, 'h0@example.com', date '2025-01-10', 50.0)"  # on the entry day: before it
-            ") o(order_id, email, ordered_date, net_revenue_amount)"
-        )
-        assert build_holdout_results(con, dt.date(2025, 3, 31), window_days=30) == 1
-        row = con.execute("select * from marts.holdout_results").df().iloc[0]
-    assert (row.treatment_members, row.holdout_members) == (4, 2)
-    assert (row.treatment_conversion, row.holdout_conversion) == (0.5, 0.0)
-    assert row.conversion_lift == 0.5 and pd.isna(row.conversion_lift_relative)
-    half_width = 1.959964 * math.sqrt(0.5 * 0.5 / 4)
-    assert row.conversion_lift_low_95 == pytest.approx(0.5 - half_width)
-    assert row.conversion_lift_high_95 == pytest.approx(0.5 + half_width)
-    assert row.treatment_revenue_per_member == 10.0 and row.holdout_revenue_per_member == 0.0
-    assert bool(row.window_complete)
 
 
 def test_audience_spells_open_and_close_forward_only(tmp_path: Path) -> None:

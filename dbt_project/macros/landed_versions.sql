@@ -8,13 +8,15 @@
     Partitions whose latest quality gate failed (`quality.held_partitions`, written by the
     Dagster checks) are held out until a re-run passes, so a bad day never reaches a model in
     a later run either. `gate` names the gated source (line items follow their order or
-    checkout). Without that view (a warehouse the pipeline did not load), nothing is held.
+    checkout). The view is a declared source, so the gate -> staging edge shows in the
+    lineage; without it (a warehouse the pipeline did not load), nothing is held.
 -#}
 {% macro landed_by_run_date(relation, gate) -%}
+    {%- set holds = source('quality', 'held_partitions') -%}
     {%- set held = none -%}
     {%- if execute and var('apply_quality_holds') -%}
         {%- set held = adapter.get_relation(
-            database=target.database, schema='quality', identifier='held_partitions') -%}
+            database=holds.database, schema=holds.schema, identifier=holds.identifier) -%}
     {%- endif %}
     select * from {{ relation }}
     where _partition_date <= {{ run_date() }}

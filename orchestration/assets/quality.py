@@ -14,6 +14,8 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
+    AssetSpec,
     MetadataValue,
     asset_check,
 )
@@ -117,6 +119,18 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
         return gate_check_result(report)
 
     return _gate
+
+
+# The gates' verdicts as the lineage shows them: a view the checks keep up to date (never
+# materialized by a run) that dbt's staging models read as the source quality.held_partitions.
+HELD_PARTITIONS_SPEC = AssetSpec(
+    key=AssetKey(["quality", "held_partitions"]),
+    deps=[raw_asset_key(spec.tables[0].name) for spec in SOURCES],
+    group_name="ingest",
+    kinds={"duckdb"},
+    description="Landing days whose latest quality gate failed (written by each raw table's "
+    "quality_gate check): staging leaves them out until a run passes them.",
+)
 
 
 def build_gate_checks(shop_timezone: str) -> list[AssetChecksDefinition]:

@@ -1,0 +1,92 @@
+"""dbt models checked with dbt itself: the unit tests (rules with hand-computed expectations in
+`_*__unit_tests.yml`, left out of pipeline runs and run once here), and the holdout read-out
+built by `dbt build` over inputs made by hand, against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.publish.entries import record_entries
+from tests.audience_tables import AUDIENCE, make_warehouse
+from tests.conftest import BaseRun
+
+
+def _dbt(command: list[str], warehouse: Path, target: Path, variables: dict | None = None):
+    done = subprocess.run(
+        [
+            DBT_EXECUTABLE, *command,
+            "--project-dir", str(dbt_project.project_dir),
+            "--profiles-dir", str(dbt_project.profiles_dir),
+            "--target-path", str(target),
+            "--vars", json.dumps({"warehouse_path": str(warehouse), **(variables or {})}),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-5000:]
+    return done
+
+
+def test_every_dbt_unit_test_passes(base_run: BaseRun, tmp_path: Path) -> None:
+    # Unit tests need the models' parents in the warehouse for their column types.
+    warehouse = base_run.copy(tmp_path) / "warehouse.duckdb"
+    done = _dbt(["test", "--select", "test_type:unit"], warehouse, tmp_path / "target")
+    declared = sum(
+        len(yaml.safe_load(path.read_text()).get("unit_tests") or [])
+        for path in Path(dbt_project.project_dir, "models").rglob("*.yml")
+    )
+    passed = re.search(r"PASS=(\d+)", done.stdout)
+    assert passed and int(passed.group(1)) == declared > 0, done.stdout[-2000:]
+
+
+def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None:
+    """Four treatment and two holdout members enter on 10 January; within 30 days two of the
+    treatment order (10 and 30), one orders after the window, one holdout member orders on
+    the entry day (before the mail)."""
+    path = tmp_path / "warehouse.duckdb"
+    members = [{"email": f"t{i}@example.com", "holdout": False} for i in range(4)] + [
+        {"email": f"h{i}@example.com", "holdout": True} for i in range(2)
+    ]
+    make_warehouse(path, members, [])
+    with duckdb.connect(str(path)) as con:
+        assert record_entries(con, [AUDIENCE], dt.date(2025, 1, 10)) == {AUDIENCE: (6, 0)}
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table intermediate.int_orders_completed as select * from (values "
+            "(1, 't0@example.com', date '2025-01-12', 10.0), "
+            "(2, 't1@example.com', date '2025-01-20', 30.0), "
+            "(3, 't2@example.com', date '2025-03-01', 99.0), "  # after the 30-day window
+            "(4, 'h0@example.com', date '2025-01-10', 50.0)"  # on the entry day: before it
+            ") o(order_id, email, ordered_date, net_revenue_amount)"
+        )
+    variables = {"run_date": "2025-03-31", "holdout_window_days": 30}
+    _dbt(["build", "--select", "holdout_results"], path, tmp_path / "target", variables)
+    with duckdb.connect(str(path), read_only=True) as con:
+        [row] = con.execute("select * from marts.holdout_results").df().to_dict("records")
+    assert (row["audience"], row["entry_month"].date()) == (AUDIENCE, dt.date(2025, 1, 1))
+    assert (row["treatment_members"], row["holdout_members"]) == (4, 2)
+    assert (row["treatment_conversion"], row["holdout_conversion"]) == (0.5, 0.0)
+    assert row["conversion_lift"] == 0.5 and pd.isna(row["conversion_lift_relative"])
+    half_width = 1.959964 * math.sqrt(0.5 * 0.5 / 4)
+    assert row["conversion_lift_low_95"] == pytest.approx(0.5 - half_width)
+    assert row["conversion_lift_high_95"] == pytest.approx(0.5 + half_width)
+    assert row["treatment_revenue_per_member"] == 10.0
+    assert row["holdout_revenue_per_member"] == 0.0
+    # Treatment revenue 10, 30, 0, 0: sample variance 200; the holdout's is 0.
+    revenue_half_width = 1.959964 * math.sqrt(200 / 4)
+    assert row["revenue_lift_low_95"] == pytest.approx(10.0 - revenue_half_width)
+    assert row["revenue_lift_high_95"] == pytest.approx(10.0 + revenue_half_width)
+    assert bool(row["window_complete"]) and row["window_days"] == 30
