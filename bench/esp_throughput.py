@@ -101,7 +101,7 @@ def run_one(esp: str, members: int, workdir: Path) -> dict:
     _warehouse(path, members)
     rate = PUBLISHED_PER_MINUTE[esp]
     server, adapter = _setup(esp, rate)
-    settings = SyncSettings(list_name="Bench", max_change_share=1.0)
+    settings = SyncSettings(list_name="Bench", max_change_share=1.0, min_change_rows=100)
     try:
         started = time.perf_counter()
         with duckdb.connect(str(path)) as con:

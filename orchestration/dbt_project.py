@@ -5,8 +5,10 @@
 code location never parses dbt.
 """
 
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +31,37 @@ class ManifestError(RuntimeError):
 
 
 def prepare_manifest() -> Path:
-    """Parse the dbt project into its manifest (a few seconds; no warehouse needed)."""
-    done = subprocess.run(
-        [
-            DBT_EXECUTABLE, "parse", "--quiet",
-            "--project-dir", str(dbt_project.project_dir),
-            "--profiles-dir", str(dbt_project.profiles_dir),
-            "--target-path", str(dbt_project.project_dir / dbt_project.target_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0 or not dbt_project.manifest_path.exists():
-        raise ManifestError(
-            f"`dbt parse` failed (exit {done.returncode}); fix the dbt project:\n"
-            f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
-        )
+    """Parse the dbt project into its manifest (a few seconds; no warehouse needed). dbt writes
+    into a private folder and the manifest is renamed into place, so a code location loading
+    meanwhile (another command from the same checkout) never reads a half-written file."""
+    target = Path(dbt_project.project_dir) / dbt_project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch:
+        done = subprocess.run(
+            [
+                DBT_EXECUTABLE, "parse", "--quiet",
+                "--project-dir", str(dbt_project.project_dir),
+                "--profiles-dir", str(dbt_project.profiles_dir),
+                "--target-path", scratch,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+        parsed = Path(scratch) / "manifest.json"
+        if done.returncode != 0 or not parsed.exists():
+            raise ManifestError(
+                f"`dbt parse` failed (exit {done.returncode}); fix the dbt project:\n"
+                f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
+            )
+        parsed.replace(dbt_project.manifest_path)
     return dbt_project.manifest_path
+
+
+def load_manifest() -> dict[str, Any]:
+    """The prepared manifest: read once per load of the code location, and handed to
+    everything built from it (the dbt assets, the audience specs)."""
+    return json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
 
 
 def project_var(name: str) -> Any:

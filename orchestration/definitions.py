@@ -10,6 +10,8 @@ from orchestration.assets import (
     build_publish_assets,
 )
 from orchestration.assets.audiences import audience_specs
+from orchestration.assets.quality import HELD_PARTITIONS_SPEC
+from orchestration.dbt_project import load_manifest
 from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
@@ -18,16 +20,23 @@ from orchestration.settings import Settings
 
 settings = Settings.from_env()
 partitions = daily_partitions(settings)
-dbt_models = build_dbt_assets(settings.timezone)
-cart_job = build_cart_job(dbt_models, audience_specs())
+manifest = load_manifest()
+audiences = audience_specs(manifest)
+dbt_models, dbt_readouts = build_dbt_assets(manifest, settings.timezone)
+cart_job = build_cart_job(dbt_models, audiences)
 
 defs = Definitions(
     assets=[
         *build_ingest_assets(partitions),
+        HELD_PARTITIONS_SPEC,
         dbt_models,
-        *build_publish_assets(settings.timezone),
+        dbt_readouts,
+        *build_publish_assets(audiences, settings.timezone),
     ],
-    asset_checks=[*build_gate_checks(settings.timezone), *build_audience_checks(settings.timezone)],
+    asset_checks=[
+        *build_gate_checks(settings.timezone),
+        *build_audience_checks(audiences, settings.timezone),
+    ],
     jobs=[daily_refresh, cart_job],
     schedules=[
         build_daily_schedule(daily_refresh, settings.timezone),

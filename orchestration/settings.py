@@ -30,6 +30,8 @@ class Settings:
     timezone: str
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
+    duckdb_memory_limit: str  # e.g. "8GB"; empty: DuckDB's own (80% of the machine's memory)
+    duckdb_threads: int  # 0: DuckDB's own (one per core)
     quality: QualityThresholds
     esp_target: str
     outbox_dir: Path
@@ -39,6 +41,10 @@ class Settings:
     esp_deadline_seconds: float
     esp_requests_per_minute: float  # 0: the selected ESP's published steady rate
     esp_poll_seconds: float
+    frequency_cap_audiences: int  # audiences a contact is in at once, and enters per window
+    frequency_cap_window_days: int
+    publish_max_change_share: float  # an audience's meta.audience.max_change_share overrides
+    publish_min_change_rows: int  # an audience's meta.audience.min_change_rows overrides
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +81,8 @@ class Settings:
             timezone=timezone,
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,
+            duckdb_memory_limit=(env.get("LIFECYCLE_DUCKDB_MEMORY_LIMIT") or "").strip(),
+            duckdb_threads=int(_number(env, "LIFECYCLE_DUCKDB_THREADS", 0, minimum=0, kind=int)),
             quality=_quality_thresholds(env),
             esp_target=(env.get("LIFECYCLE_ESP_TARGET") or "outbox").strip().lower(),
             outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),
@@ -84,7 +92,44 @@ class Settings:
             esp_deadline_seconds=_number(env, "LIFECYCLE_ESP_DEADLINE_SECONDS", 600.0),
             esp_requests_per_minute=_number(env, "LIFECYCLE_ESP_REQUESTS_PER_MINUTE", 0.0, 0.0),
             esp_poll_seconds=_number(env, "LIFECYCLE_ESP_POLL_SECONDS", 2.0),
+            frequency_cap_audiences=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_AUDIENCES", 1),
+            frequency_cap_window_days=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS", 7),
+            publish_max_change_share=_number(env, "LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE", 0.5),
+            publish_min_change_rows=_positive_int(env, "LIFECYCLE_PUBLISH_MIN_CHANGE_ROWS", 100),
         )
+
+
+# What each ESP target needs from the environment: (variable, what it holds).
+ESP_CREDENTIALS = {
+    "outbox": (),
+    "klaviyo": (("KLAVIYO_API_KEY", "the private API key"),),
+    "mailchimp": (
+        ("MAILCHIMP_API_KEY", "the API key"),
+        ("MAILCHIMP_LIST_ID", "the audience's list id"),
+    ),
+    "sendgrid": (("SENDGRID_API_KEY", "the API key"),),
+}
+
+
+def esp_credentials(target: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The target's credentials, read when a sync starts: never kept in the settings or in a
+    resource's config, which the Dagster UI shows."""
+    env = os.environ if environ is None else environ
+    if target not in ESP_CREDENTIALS:
+        raise SettingsError(
+            f"LIFECYCLE_ESP_TARGET={target!r} is not a publishing target; "
+            f"use one of {', '.join(ESP_CREDENTIALS)}"
+        )
+    values = {}
+    for name, what in ESP_CREDENTIALS[target]:
+        value = (env.get(name) or "").strip()
+        if not value:
+            raise SettingsError(
+                f"LIFECYCLE_ESP_TARGET={target} needs the environment variable {name} "
+                f"({what}); it is empty"
+            )
+        values[name] = value
+    return values
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -102,7 +102,9 @@ ASYNC_JOB_ESPS = ("klaviyo", "sendgrid")  # their writes are jobs that can fail
 
 def sync(path: Path, adapter: Any, run_id: str) -> SyncReport:
     with duckdb.connect(str(path)) as con:
-        settings = SyncSettings(list_name=LIST, asm_group_id=GROUP, max_change_share=10.0)
+        settings = SyncSettings(
+            list_name=LIST, asm_group_id=GROUP, max_change_share=10.0, min_change_rows=100
+        )
         return sync_audience(con, AUDIENCE, adapter, run_id, settings)
 
 

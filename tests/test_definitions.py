@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-import importlib
+import io
 import json
 import subprocess
 import sys
@@ -19,11 +20,14 @@ from dagster import (
 )
 
 from orchestration.assets.dbt import dbt_build_args, group_for_node, run_date_for
+from orchestration.dbt_project import dbt_project
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import AUDIENCES
+from tests.runs import reload_definitions
 
 EXPECTED_GROUPS = {
     "raw/orders": "ingest",
+    "quality/held_partitions": "ingest",
     "raw/order_line_items": "ingest",
     "raw/checkouts": "ingest",
     "raw/checkout_line_items": "ingest",
@@ -72,9 +76,7 @@ EXPECTED_GROUPS = {
 
 @pytest.fixture
 def defs(isolated_env: Path) -> Definitions:
-    import orchestration.definitions as module
-
-    return importlib.reload(module).defs
+    return reload_definitions().defs
 
 
 def test_every_source_table_has_a_blocking_quality_gate(defs: Definitions) -> None:
@@ -105,7 +107,15 @@ def test_asset_graph_is_the_expected_one(defs: Definitions) -> None:
 def test_dbt_sources_are_the_raw_ingestion_assets(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
     parents = graph.get(AssetKey(["staging", "stg_shopify__orders"])).parent_keys
-    assert parents == {AssetKey(["raw", "orders"])}
+    # The gates' held days are a declared source: the gate -> staging edge is in the lineage.
+    held = AssetKey(["quality", "held_partitions"])
+    assert parents == {AssetKey(["raw", "orders"]), held}
+    assert AssetKey(["raw", "orders"]) in graph.get(held).parent_keys
+    # The holdout read-out is a dbt model over the entries the publish step records.
+    assert graph.get(AssetKey(["marts", "holdout_results"])).parent_keys == {
+        AssetKey(["publish", "audience_entries"]),
+        AssetKey(["intermediate", "int_orders_completed"]),
+    }
     assert graph.get(AssetKey(["marts", "customer_rfm"])).parent_keys == {
         AssetKey(["intermediate", "int_customers_summarized"]),
         AssetKey(["reference", "rfm_segments"]),
@@ -183,7 +193,7 @@ def test_run_date_is_the_runs_last_partition_or_today() -> None:
 
 def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
     later = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later)
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later, "/data/w.duckdb")
     # dbt's unit tests run once in the test suite (test_dbt_unit_tests.py), not in every run.
     assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
     # A past day is computed as of its end in Berlin (23:00 UTC in winter).
@@ -191,10 +201,11 @@ def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
         "run_date": "2025-12-30",
         "run_at": "2025-12-30 23:00:00",
         "shop_timezone": "Europe/Berlin",
+        "warehouse_path": "/data/w.duckdb",
     }
     # Today (not over yet) is computed as of now.
     during = dt.datetime(2025, 12, 30, 9, 15, 7, tzinfo=dt.UTC)
-    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during)
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during, "/data/w.duckdb")
     assert json.loads(args[4])["run_at"] == "2025-12-30 09:15:07"
 
 
@@ -223,3 +234,22 @@ def test_a_failed_audience_gate_holds_back_only_its_own_publish(defs: Definition
         assert {k for k in upstream if k in audiences} == {AssetKey(["audiences", key.path[-1]])}
     caps = graph.get(AssetKey(["publish", "frequency_caps"]))
     assert AssetKey(["marts", "customer_lifecycle"]) in caps.parent_keys
+
+
+def test_loading_the_code_location_reads_the_manifest_once(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest is read once and handed to the dbt assets and the audience specs."""
+    manifest = str(dbt_project.manifest_path)
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file) == manifest:
+            opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    reload_definitions()
+    assert opened == [manifest]

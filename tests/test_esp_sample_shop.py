@@ -13,7 +13,11 @@ from dagster import DagsterInstance
 
 from orchestration.assets.audiences import audience_specs
 from orchestration.assets.publish import sync_settings
+from orchestration.dbt_project import load_manifest
 from orchestration.publish.engine import sync_audience
+from orchestration.resources.build import build_resources
+from orchestration.resources.publish import PublishTarget
+from orchestration.settings import Settings
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.emulators.base import Faults
 from tests.emulators.klaviyo import KlaviyoEmulator
@@ -23,6 +27,11 @@ from tests.runs import reload_definitions
 DAY = BASE_END + dt.timedelta(days=1)
 API_KEY = ESPS["klaviyo"].api_key
 FAULTS = Faults(rate_limit_every=9, error_rate=0.05, reset_rate=0.02)
+
+
+def _publish_target() -> PublishTarget:
+    """The publish settings the pipeline would use (thresholds from the environment)."""
+    return build_resources(Settings.from_env())["publish_target"]
 
 
 def _state(warehouse: Path, target: str) -> dict[str, set[str]]:
@@ -73,7 +82,7 @@ def test_switching_the_pipeline_to_klaviyo_is_one_variable_and_the_key(on_klaviy
     assert {m["target"].value for m in published.values()} == {"klaviyo"}
     state = _state(warehouse, "klaviyo")
     assert state, "nothing was published"
-    for spec in audience_specs():
+    for spec in audience_specs(load_manifest()):
         assert server.members(spec.list_name) == state.get(spec.name, set()), spec.name
     assert API_KEY not in logs and API_KEY not in str(published)
 
@@ -86,17 +95,21 @@ def test_the_sample_shops_audiences_sync_to_every_esp_under_faults(on_klaviyo, n
     try:
         adapter = esp.adapter(server)
         with duckdb.connect(str(warehouse)) as con:
-            for spec in audience_specs():
-                sync_audience(con, spec.name, adapter, f"{name}-1", sync_settings(spec))
+            for spec in audience_specs(load_manifest()):
+                sync_audience(
+                    con, spec.name, adapter, f"{name}-1", sync_settings(spec, _publish_target())
+                )
         state = _state(warehouse, name)
         assert sum(len(members) for members in state.values()) > 0
-        for spec in audience_specs():
+        for spec in audience_specs(load_manifest()):
             assert esp.members(server, spec.list_name) == state.get(spec.name, set()), spec.name
         # The same again: nothing to send.
         with duckdb.connect(str(warehouse)) as con:
             again = [
-                sync_audience(con, spec.name, adapter, f"{name}-2", sync_settings(spec))
-                for spec in audience_specs()
+                sync_audience(
+                    con, spec.name, adapter, f"{name}-2", sync_settings(spec, _publish_target())
+                )
+                for spec in audience_specs(load_manifest())
             ]
         assert all(r.adds + r.removes + r.updates == 0 for r in again)
         # The Klaviyo state, recorded apart, is the same members: one desired state per audience.

@@ -112,6 +112,7 @@ def test_no_module_imports_a_later_layer() -> None:
     assert not upward, "imports against the layers:\n" + "\n".join(upward)
 
 
+@pytest.mark.slow  # a fresh interpreter per layer: about 40 s in all
 @pytest.mark.parametrize("layer", [*ORDER, SAMPLE])
 def test_each_layer_imports_in_a_fresh_interpreter(layer: str) -> None:
     modules = [m for m in _modules() if layer_of(m) == layer]

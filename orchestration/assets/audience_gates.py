@@ -16,7 +16,7 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.assets.audiences import audience_specs
+from orchestration.assets.audiences import AudienceSpec
 from orchestration.assets.quality import gate_check_result
 from orchestration.audiences.gate import run_audience_gate
 from orchestration.quality_thresholds import QualityThresholds
@@ -54,8 +54,8 @@ def build_audience_check(
     return _gate
 
 
-def build_audience_checks(shop_timezone: str) -> list[AssetChecksDefinition]:
+def build_audience_checks(
+    specs: list[AudienceSpec], shop_timezone: str
+) -> list[AssetChecksDefinition]:
     """One blocking gate per audience model: gated as soon as its SQL file exists."""
-    return [
-        build_audience_check(a.key, a.name, a.settings, shop_timezone) for a in audience_specs()
-    ]
+    return [build_audience_check(a.key, a.name, a.settings, shop_timezone) for a in specs]

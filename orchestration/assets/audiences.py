@@ -4,10 +4,8 @@ Their gates and their publish assets are generated from this list, so a new audi
 SQL file: nothing in Python names an audience.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey
@@ -42,8 +40,8 @@ class AudienceSpec:
         return INTRADAY_TAG in self.tags
 
 
-def audience_specs() -> list[AudienceSpec]:
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+def audience_specs(manifest: Mapping[str, Any]) -> list[AudienceSpec]:
+    """Every model with `meta.audience` in the manifest, in name order."""
     translator = LifecycleDbtTranslator()
     default_group = project_var("audience_asm_group_id")
     specs = []

@@ -7,12 +7,17 @@ from typing import Any
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Output
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
-from orchestration.resources.dbt import WarehouseDbtCliResource
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.shop_time import day_end, shop_today
 from orchestration.warehouse_schema import AUDIENCE_SCHEMA
@@ -73,13 +78,18 @@ def run_at_for(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> dt.da
     return min(day_end(run_date, shop_timezone), now).astimezone(dt.UTC)
 
 
-def dbt_build_args(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> list[str]:
-    """`dbt build` as of the run date. dbt's unit tests check SQL logic on fixed inputs, not
-    the day's data: they run in CI (`dbt test --select test_type:unit`), not in every run."""
+def dbt_build_args(
+    run_date: dt.date, shop_timezone: str, now: dt.datetime, warehouse_path: str
+) -> list[str]:
+    """`dbt build` as of the run date, into the warehouse the pipeline's settings name
+    (profiles.yml reads the `warehouse_path` var, falling back to the environment for dbt
+    run by hand). dbt's unit tests check SQL logic on fixed inputs, not the day's data: they
+    run in CI (`dbt test --select test_type:unit`), not in every run."""
     variables = {
         "run_date": run_date.isoformat(),
         "run_at": f"{run_at_for(run_date, shop_timezone, now):%Y-%m-%d %H:%M:%S}",
         "shop_timezone": shop_timezone,
+        "warehouse_path": warehouse_path,
     }
     return [
         "build",
@@ -107,23 +117,35 @@ def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, A
     return metadata
 
 
-def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
+# dbt tag of the read-outs built from what the publish step records (marts.holdout_results):
+# they run in a dbt step of their own, after publishing.
+READOUT_TAG = "readout"
+
+
+def _build_dbt_step(
+    name: str,
+    manifest: Mapping[str, Any],
+    shop_timezone: str,
+    select: str = "fqn:*",
+    exclude: str | None = None,
+) -> AssetsDefinition:
     translator = LifecycleDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     )
 
     @dbt_assets(
-        manifest=dbt_project.manifest_path,
+        name=name,
+        manifest=manifest,
         project=dbt_project,
         dagster_dbt_translator=translator,
+        select=select,
+        exclude=exclude,
         pool=WAREHOUSE_POOL,
     )
-    def lifecycle_dbt_models(
-        context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: DuckDBWarehouse
-    ):
+    def _dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse):
         run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC))
+        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse.path)
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
         events = list(invocation.stream())
@@ -137,4 +159,16 @@ def build_dbt_assets(shop_timezone: str) -> AssetsDefinition:
         if error is not None:
             raise error
 
-    return lifecycle_dbt_models
+    return _dbt_step
+
+
+def build_dbt_assets(
+    manifest: Mapping[str, Any], shop_timezone: str
+) -> tuple[AssetsDefinition, AssetsDefinition]:
+    """The dbt models in two steps: everything up to the audiences, then the read-outs that
+    need what publishing recorded (dbt tag `readout`)."""
+    readouts = f"tag:{READOUT_TAG}"
+    return (
+        _build_dbt_step("lifecycle_dbt_models", manifest, shop_timezone, exclude=readouts),
+        _build_dbt_step("lifecycle_dbt_readouts", manifest, shop_timezone, select=readouts),
+    )

@@ -17,12 +17,11 @@ from dagster import (
     asset,
 )
 
-from orchestration.assets.audiences import AudienceSpec, audience_specs
+from orchestration.assets.audiences import AudienceSpec
 from orchestration.assets.dbt import run_date_of
-from orchestration.dbt_project import project_var
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
-from orchestration.publish.entries import ENTRIES_TABLE, build_holdout_results, record_entries
+from orchestration.publish.entries import ENTRIES_TABLE, record_entries
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import WAREHOUSE_POOL
@@ -57,8 +56,6 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     select from: those come out of the same dbt step as the audiences, so the cap still runs
     after them, and an audience that fails its blocking gate holds back its own publish
     alone, not every capped one."""
-    cap = int(project_var("frequency_cap_audiences"))
-    window = int(project_var("frequency_cap_window_days"))
     capped = [s for s in specs if s.frequency_capped]
     priorities = [(s.name, int(s.settings.get("priority", 0))) for s in capped]
     shared_parents = frozenset.intersection(*(s.parents for s in capped)) if capped else ()
@@ -69,8 +66,9 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
-        description=f"Frequency cap across audiences: at most {cap} at once, highest priority "
-        f"first, and at most {cap} entries in {window} days (dbt vars frequency_cap_*). "
+        description="Frequency cap across audiences: at most N at once, highest priority "
+        "first, and at most N entries in the window (the publish_target resource's "
+        "frequency_cap_audiences and frequency_cap_window_days). "
         f"Reads {', '.join(s.name for s in capped)}.",
     )
     def frequency_caps(
@@ -78,12 +76,16 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
         warehouse: DuckDBWarehouse,
         publish_target: PublishTarget,
     ) -> MaterializeResult:
+        cap = publish_target.frequency_cap_audiences
+        window = publish_target.frequency_cap_window_days
         with warehouse.connect() as con:
             lost = compute_caps(con, priorities, publish_target.target, cap, window)
         context.log.info(f"frequency cap holds back {sum(lost.values())} memberships")
         return MaterializeResult(
             metadata={
                 "dagster/row_count": sum(lost.values()),
+                "cap_audiences": cap,
+                "cap_window_days": window,
                 **{f"capped: {name}": lost.get(name, 0) for name, _ in priorities},
             }
         )
@@ -91,17 +93,16 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     return frequency_caps
 
 
-def sync_settings(spec: AudienceSpec, dry_run: bool = False, force: bool = False) -> SyncSettings:
-    """How an audience is synced: its meta.audience settings and the project's vars."""
-    min_change_rows = int(project_var("publish_min_change_rows"))
+def sync_settings(spec: AudienceSpec, target: PublishTarget) -> SyncSettings:
+    """How an audience is synced: its meta.audience settings, else the target's defaults."""
     return SyncSettings(
         list_name=spec.list_name,
-        max_change_share=float(spec.settings.get("max_change_share", 0.5)),
+        max_change_share=float(spec.settings.get("max_change_share", target.max_change_share)),
+        min_change_rows=int(spec.settings.get("min_change_rows", target.min_change_rows)),
         asm_group_id=spec.settings.get("asm_group_id"),
-        dry_run=dry_run,
-        force=force,
+        dry_run=target.dry_run,
+        force=target.force,
         capped_table=CAPPED_TABLE if spec.frequency_capped else None,
-        min_change_rows=int(spec.settings.get("min_change_rows", min_change_rows)),
         extra_attributes=tuple(spec.settings.get("attributes", {})),
     )
 
@@ -122,7 +123,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
         warehouse: DuckDBWarehouse,
         publish_target: PublishTarget,
     ) -> MaterializeResult:
-        settings = sync_settings(spec, publish_target.dry_run, publish_target.force)
+        settings = sync_settings(spec, publish_target)
         adapter = publish_target.adapter()
         with warehouse.connect() as con:
             try:
@@ -173,35 +174,9 @@ def build_entries_asset(specs: list[AudienceSpec], shop_timezone: str) -> Assets
     return audience_entries
 
 
-def build_holdout_results_asset(shop_timezone: str) -> AssetsDefinition:
-    window = int(project_var("holdout_window_days"))
-
-    @asset(
-        key=AssetKey(["marts", "holdout_results"]),
-        deps=[ENTRIES_KEY, AssetKey(["intermediate", "int_orders_completed"])],
-        group_name="marts",
-        pool=WAREHOUSE_POOL,
-        kinds={"duckdb"},
-        description=f"Per audience and entry month: members, conversion and revenue per member "
-        f"in treatment and holdout over {window} days after entry (dbt var "
-        "holdout_window_days), the absolute and relative lift and a 95% interval.",
-    )
-    def holdout_results(
-        context: AssetExecutionContext, warehouse: DuckDBWarehouse
-    ) -> MaterializeResult:
-        run_date = run_date_of(context, shop_timezone)
-        with warehouse.connect() as con:
-            rows = build_holdout_results(con, run_date, window)
-        return MaterializeResult(metadata={"dagster/row_count": rows, "window_days": window})
-
-    return holdout_results
-
-
-def build_publish_assets(shop_timezone: str) -> list[AssetsDefinition]:
-    specs = audience_specs()
+def build_publish_assets(specs: list[AudienceSpec], shop_timezone: str) -> list[AssetsDefinition]:
     return [
         build_caps_asset(specs),
         *(build_publish_asset(spec) for spec in specs),
         build_entries_asset(specs, shop_timezone),
-        build_holdout_results_asset(shop_timezone),
     ]

@@ -34,13 +34,15 @@ class CircuitBreakerOpen(RuntimeError):
 
 @dataclass(frozen=True)
 class SyncSettings:
+    """How one audience is synced (defaults: the publish_target resource, from settings)."""
+
     list_name: str
-    max_change_share: float = 0.5
+    max_change_share: float  # the largest share of the list one sync may change
+    min_change_rows: int  # below this many adds + removes the breaker stays closed
     asm_group_id: int | None = None  # its unsubscribers must not be mailed either
     dry_run: bool = False
     force: bool = False
     capped_table: str | None = None  # (audience, email) held back by the frequency cap
-    min_change_rows: int = 100  # below this many adds + removes the breaker stays closed
     extra_attributes: tuple[str, ...] = ()  # the audience's own (meta.audience.attributes)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dagster_dbt import DbtCliResource
+
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
-from orchestration.resources.dbt import WarehouseDbtCliResource
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import DuckDBWarehouse
@@ -15,6 +16,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "warehouse": DuckDBWarehouse(
             path=str(settings.warehouse_path),
             lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
         ),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "quality": settings.quality,
@@ -27,10 +30,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
             esp_deadline_seconds=settings.esp_deadline_seconds,
             esp_requests_per_minute=settings.esp_requests_per_minute,
             esp_poll_seconds=settings.esp_poll_seconds,
+            frequency_cap_audiences=settings.frequency_cap_audiences,
+            frequency_cap_window_days=settings.frequency_cap_window_days,
+            max_change_share=settings.publish_max_change_share,
+            min_change_rows=settings.publish_min_change_rows,
         ),
-        "dbt": WarehouseDbtCliResource(
-            project_dir=dbt_project,
-            dbt_executable=DBT_EXECUTABLE,
-            warehouse_path=str(settings.warehouse_path),
-        ),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }

@@ -8,7 +8,6 @@ resource's config (which the Dagster UI shows): `KLAVIYO_API_KEY` for Klaviyo,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -19,26 +18,19 @@ from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import STEADY_PER_MINUTE, KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, api_url, mailchimp_client
 from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
+from orchestration.settings import esp_credentials
 
-TARGETS = ("outbox", "klaviyo", "mailchimp", "sendgrid")
 KLAVIYO_URL = "https://a.klaviyo.com"
 SENDGRID_URL = "https://api.sendgrid.com"
-
-
-def _required(name: str, target: str, what: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ValueError(
-            f"LIFECYCLE_ESP_TARGET={target} needs the environment variable {name} "
-            f"({what}); it is empty"
-        )
-    return value
 
 
 class PublishTarget(ConfigurableResource):
     """Where audiences are published (LIFECYCLE_ESP_TARGET) and the switches of a sync."""
 
-    target: str = Field(default="outbox", description="outbox or klaviyo (LIFECYCLE_ESP_TARGET).")
+    target: str = Field(
+        default="outbox",
+        description="outbox, klaviyo, mailchimp or sendgrid (LIFECYCLE_ESP_TARGET).",
+    )
     outbox_dir: str = Field(description="Folder of the outbox target (LIFECYCLE_OUTBOX_DIR).")
     outbox_batch_rows: int = Field(
         default=50_000, description="Members per outbox file (LIFECYCLE_OUTBOX_BATCH_ROWS)."
@@ -69,6 +61,21 @@ class PublishTarget(ConfigurableResource):
     esp_poll_seconds: float = Field(
         default=2.0, description="Between two polls of an async job (LIFECYCLE_ESP_POLL_SECONDS)."
     )
+    frequency_cap_audiences: int = Field(
+        description="A contact is in at most this many audiences at once and enters at most "
+        "this many in the window (LIFECYCLE_FREQUENCY_CAP_AUDIENCES).",
+    )
+    frequency_cap_window_days: int = Field(
+        description="The cap's window of entries (LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS)."
+    )
+    max_change_share: float = Field(
+        description="The circuit breaker: the largest share of a list one sync may change, "
+        "unless the audience's meta sets its own (LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE).",
+    )
+    min_change_rows: int = Field(
+        description="The breaker opens only from this many changed members, unless the "
+        "audience's meta sets its own (LIFECYCLE_PUBLISH_MIN_CHANGE_ROWS).",
+    )
 
     def _policy(self, published_rate: float) -> RetryPolicy:
         return RetryPolicy(
@@ -77,11 +84,12 @@ class PublishTarget(ConfigurableResource):
         )
 
     def adapter(self) -> Adapter:
+        credentials = esp_credentials(self.target)
         if self.target == "outbox":
             return OutboxAdapter(Path(self.outbox_dir), max_batch=self.outbox_batch_rows)
         if self.target == "klaviyo":
             client = klaviyo_client(
-                _required("KLAVIYO_API_KEY", self.target, "the private API key"),
+                credentials["KLAVIYO_API_KEY"],
                 self.esp_base_url or KLAVIYO_URL,
                 self._policy(STEADY_PER_MINUTE),
             )
@@ -91,21 +99,16 @@ class PublishTarget(ConfigurableResource):
                 job_deadline_seconds=self.esp_deadline_seconds,
             )
         if self.target == "mailchimp":
-            key = _required("MAILCHIMP_API_KEY", self.target, "the API key")
-            list_id = _required("MAILCHIMP_LIST_ID", self.target, "the audience's list id")
+            key, list_id = credentials["MAILCHIMP_API_KEY"], credentials["MAILCHIMP_LIST_ID"]
             # Mailchimp publishes no steady rate, only 10 connections at once: we use one.
             client = mailchimp_client(key, self.esp_base_url or api_url(key), self._policy(0))
             return MailchimpAdapter(client, list_id=list_id)
-        if self.target == "sendgrid":
-            key = _required("SENDGRID_API_KEY", self.target, "the API key")
-            # No steady rate is published for these endpoints: 429s say when to come back.
-            client = sendgrid_client(key, self.esp_base_url or SENDGRID_URL, self._policy(0))
-            return SendGridAdapter(
-                client,
-                poll_seconds=self.esp_poll_seconds,
-                job_deadline_seconds=self.esp_deadline_seconds,
-            )
-        raise ValueError(
-            f"LIFECYCLE_ESP_TARGET={self.target!r} is not a publishing target; "
-            f"use one of {', '.join(TARGETS)}"
+        # SendGrid, the last target esp_credentials accepts. No steady rate is published for
+        # these endpoints: 429s say when to come back.
+        key = credentials["SENDGRID_API_KEY"]
+        client = sendgrid_client(key, self.esp_base_url or SENDGRID_URL, self._policy(0))
+        return SendGridAdapter(
+            client,
+            poll_seconds=self.esp_poll_seconds,
+            job_deadline_seconds=self.esp_deadline_seconds,
         )
