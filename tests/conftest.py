@@ -44,6 +44,14 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
     return generate_sample_shop(params, tmp_path_factory.mktemp("demo") / "landing")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the shared pipeline run is an end-to-end test: `slow`, so that
+    `pytest -m "not slow"` (the inner loop) never pays for the run."""
+    for item in items:
+        if "base_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @dataclass(frozen=True)
 class BaseRun:
     """The daily refresh of the small shop from its first day to BASE_END, run once.

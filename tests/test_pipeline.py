@@ -17,7 +17,7 @@ from orchestration.assets import build_ingest_assets
 from orchestration.sample import SampleSummary
 from orchestration.settings import Settings
 from tests.conftest import BASE_END, SMALL, BaseRun, point_settings_at
-from tests.runs import reload_definitions, run_ingest
+from tests.runs import reload_definitions, run_ingest, run_models
 
 MIDDLE = SMALL.start_date + dt.timedelta(days=20)
 
@@ -149,7 +149,6 @@ def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
     base_run: BaseRun, copied
 ) -> None:
     module, warehouse = copied
-    job = module.defs.resolve_job_def("daily_refresh")
 
     def rfm(path: Path) -> list[tuple]:
         with duckdb.connect(str(path), read_only=True) as con:
@@ -157,9 +156,9 @@ def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
 
     on_the_day = rfm(base_run.warehouse)  # built by the range run ending on BASE_END
     with DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, partition_key=MIDDLE.isoformat()).success
+        assert run_models(module, instance, MIDDLE).success
         assert rfm(warehouse) != on_the_day
-        assert job.execute_in_process(instance=instance, partition_key=BASE_END.isoformat()).success
+        assert run_models(module, instance, BASE_END).success
     assert rfm(warehouse) == on_the_day
 
 

@@ -97,6 +97,7 @@ def _normalized(rows: list[tuple]) -> list[tuple]:
     ]
 
 
+@pytest.mark.slow
 def test_marts_are_identical_on_postgres_and_duckdb(
     postgres: PostgresServer, raw_warehouse: Path, tmp_path: Path
 ) -> None:
