@@ -26,7 +26,7 @@ outcomes as (
         e.email,
         e.entered_on,
         count(o.order_id) > 0 as has_converted,
-        cast(coalesce(sum(o.net_revenue_amount), 0) as {{ dbt.type_float() }}) as revenue_amount
+        cast(coalesce(sum(o.net_revenue_amount), 0) as {{ dbt.type_numeric() }}) as revenue_amount
     from entries e
     left join orders o
         on o.email = e.email
