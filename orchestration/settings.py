@@ -41,6 +41,7 @@ class Settings:
     esp_deadline_seconds: float
     esp_requests_per_minute: float  # 0: the selected ESP's published steady rate
     esp_poll_seconds: float
+    esp_backoff_seconds: float  # the first retry's backoff ceiling; doubles per attempt
     frequency_cap_audiences: int  # audiences a contact is in at once, and enters per window
     frequency_cap_window_days: int
     publish_max_change_share: float  # an audience's meta.audience.max_change_share overrides
@@ -92,6 +93,7 @@ class Settings:
             esp_deadline_seconds=_number(env, "LIFECYCLE_ESP_DEADLINE_SECONDS", 600.0),
             esp_requests_per_minute=_number(env, "LIFECYCLE_ESP_REQUESTS_PER_MINUTE", 0.0, 0.0),
             esp_poll_seconds=_number(env, "LIFECYCLE_ESP_POLL_SECONDS", 2.0),
+            esp_backoff_seconds=_number(env, "LIFECYCLE_ESP_BACKOFF_SECONDS", 0.5),
             frequency_cap_audiences=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_AUDIENCES", 1),
             frequency_cap_window_days=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS", 7),
             publish_max_change_share=_number(env, "LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE", 0.5),
