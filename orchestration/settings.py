@@ -25,6 +25,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    dagster_home: Path  # Dagster's records (DAGSTER_HOME), for the `lifecycle` command
     landing_dir: Path
     warehouse_path: Path
     timezone: str
@@ -75,6 +76,7 @@ class Settings:
             ) from exc
         return cls(
             data_dir=data_dir,
+            dagster_home=Path(env.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve(),
             landing_dir=Path(env.get("LIFECYCLE_LANDING_DIR") or data_dir / "landing"),
             warehouse_path=Path(
                 env.get("LIFECYCLE_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"
