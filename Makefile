@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint format dev manifest bench clean
+.PHONY: setup demo test test-fast lint format dev manifest bench clean
 
 $(BIN)/lifecycle: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# The inner loop: everything but the end-to-end runs (tests marked slow).
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check .

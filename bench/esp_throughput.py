@@ -14,12 +14,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 
+from esp_emulators.klaviyo import KlaviyoEmulator
+from esp_emulators.mailchimp import MailchimpEmulator
+from esp_emulators.sendgrid import SendGridEmulator
 from orchestration.publish.engine import SyncSettings, sync_audience
 from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import STEADY_PER_MINUTE as KLAVIYO_STEADY
@@ -27,11 +29,6 @@ from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, mailchimp_client
 from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
 from orchestration.settings import PROJECT_ROOT
-
-sys.path.insert(0, str(PROJECT_ROOT))  # the emulators live with the tests
-from tests.emulators.klaviyo import KlaviyoEmulator
-from tests.emulators.mailchimp import MailchimpEmulator
-from tests.emulators.sendgrid import SendGridEmulator
 
 AUDIENCE = "aud_bench"
 KEYS = {"klaviyo": "pk_bench_key", "mailchimp": "benchkey-us1", "sendgrid": "SG.bench"}

@@ -25,8 +25,9 @@ from orchestration.settings import PROJECT_ROOT, Settings
 
 
 def prepare_dagster_home() -> Path:
-    """Use DAGSTER_HOME, or the project's `.dagster`, with the project's instance settings."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve()
+    """Use DAGSTER_HOME, or the project's `.dagster`, with the project's instance settings,
+    and hand it to Dagster (which reads it from this process's environment)."""
+    home = Settings.from_env().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -124,7 +125,7 @@ def _demo(args: argparse.Namespace) -> int:
     if ok:
         print(
             f"\nwarehouse: {settings.warehouse_path}\nlanding:   {settings.landing_dir}\n"
-            f"Dagster UI: .venv/bin/lifecycle dev  (records in {os.environ['DAGSTER_HOME']})"
+            f"Dagster UI: .venv/bin/lifecycle dev  (records in {settings.dagster_home})"
         )
     return 0 if ok else 1
 

@@ -25,6 +25,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    dagster_home: Path  # Dagster's records (DAGSTER_HOME), for the `lifecycle` command
     landing_dir: Path
     warehouse_path: Path
     timezone: str
@@ -41,6 +42,7 @@ class Settings:
     esp_deadline_seconds: float
     esp_requests_per_minute: float  # 0: the selected ESP's published steady rate
     esp_poll_seconds: float
+    esp_backoff_seconds: float  # the first retry's backoff ceiling; doubles per attempt
     frequency_cap_audiences: int  # audiences a contact is in at once, and enters per window
     frequency_cap_window_days: int
     publish_max_change_share: float  # an audience's meta.audience.max_change_share overrides
@@ -74,6 +76,7 @@ class Settings:
             ) from exc
         return cls(
             data_dir=data_dir,
+            dagster_home=Path(env.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve(),
             landing_dir=Path(env.get("LIFECYCLE_LANDING_DIR") or data_dir / "landing"),
             warehouse_path=Path(
                 env.get("LIFECYCLE_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"
@@ -92,6 +95,7 @@ class Settings:
             esp_deadline_seconds=_number(env, "LIFECYCLE_ESP_DEADLINE_SECONDS", 600.0),
             esp_requests_per_minute=_number(env, "LIFECYCLE_ESP_REQUESTS_PER_MINUTE", 0.0, 0.0),
             esp_poll_seconds=_number(env, "LIFECYCLE_ESP_POLL_SECONDS", 2.0),
+            esp_backoff_seconds=_number(env, "LIFECYCLE_ESP_BACKOFF_SECONDS", 0.5),
             frequency_cap_audiences=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_AUDIENCES", 1),
             frequency_cap_window_days=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS", 7),
             publish_max_change_share=_number(env, "LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE", 0.5),

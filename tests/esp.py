@@ -9,16 +9,16 @@ from typing import Any
 
 import duckdb
 
+from esp_emulators.base import Emulator, Faults
+from esp_emulators.klaviyo import KlaviyoEmulator
+from esp_emulators.mailchimp import MailchimpEmulator, subscriber_hash
+from esp_emulators.sendgrid import SendGridEmulator
 from orchestration.publish.engine import SyncReport, SyncSettings, sync_audience
 from orchestration.publish.http import RetryPolicy
 from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
 from orchestration.publish.mailchimp import MailchimpAdapter, mailchimp_client
 from orchestration.publish.sendgrid import SendGridAdapter, sendgrid_client
 from tests.audience_tables import AUDIENCE, GROUP
-from tests.emulators.base import Emulator, Faults
-from tests.emulators.klaviyo import KlaviyoEmulator
-from tests.emulators.mailchimp import MailchimpEmulator, subscriber_hash
-from tests.emulators.sendgrid import SendGridEmulator
 
 LIST = "Lifecycle test list"
 FAST = RetryPolicy(

@@ -19,6 +19,7 @@ import yaml
 
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.publish.entries import record_entries
+from orchestration.shop_time import shop_today
 from tests.audience_tables import AUDIENCE, make_warehouse
 from tests.conftest import BaseRun
 
@@ -90,3 +91,20 @@ def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None
     assert row["revenue_lift_low_95"] == pytest.approx(10.0 - revenue_half_width)
     assert row["revenue_lift_high_95"] == pytest.approx(10.0 + revenue_half_width)
     assert bool(row["window_complete"]) and row["window_days"] == 30
+
+
+def test_without_a_run_date_dbt_computes_as_of_the_shops_today(tmp_path: Path) -> None:
+    """dbt run by hand (no run_date var) takes today in the shop's zone, not the server's:
+    a zone whose date differs from UTC's at this hour (UTC+14 from 10:00 UTC, else UTC-11)."""
+    now = dt.datetime.now(dt.UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 11 else "Pacific/Pago_Pago"
+    before = shop_today(zone)
+    assert before != now.date()
+    done = _dbt(
+        ["--quiet", "show", "--inline", "select {{ run_date() }} as run_date", "--output", "json"],
+        tmp_path / "warehouse.duckdb",
+        tmp_path / "target",
+        {"shop_timezone": zone},
+    )
+    [row] = json.loads(done.stdout)["show"]
+    assert dt.date.fromisoformat(row["run_date"][:10]) in {before, shop_today(zone)}

@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from esp_emulators.base import Faults
 from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import klaviyo_client
 from orchestration.resources.build import build_resources
 from orchestration.settings import Settings, SettingsError
 from tests.audience_tables import AUDIENCE, make_people, make_warehouse
-from tests.emulators.base import Faults
 from tests.esp import ASYNC_JOB_ESPS, ESPS, LIST, Esp, sync, writes
 
 

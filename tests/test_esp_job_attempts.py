@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from esp_emulators.base import Faults, Request
+from esp_emulators.klaviyo import KlaviyoEmulator
 from orchestration.publish.adapters import Batch, Member
 from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import KlaviyoAdapter, klaviyo_client
-from tests.emulators.base import Faults, Request
-from tests.emulators.klaviyo import KlaviyoEmulator
 
 API_KEY = "pk_test_" + "0a1b2c3d4e5f" * 3
 POLICY = RetryPolicy(deadline_seconds=10, timeout_seconds=5, backoff_base_seconds=0.01)

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from esp_emulators.mailchimp import subscriber_hash
 from orchestration.publish.mailchimp import api_url, merge_tag
 from tests.audience_tables import AUDIENCE, make_people, make_warehouse
-from tests.emulators.mailchimp import subscriber_hash
 from tests.esp import ESPS, LIST, sync
 
 MAILCHIMP = ESPS["mailchimp"]

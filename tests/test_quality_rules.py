@@ -13,12 +13,14 @@ from orchestration.ingest import load_days
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_row
 from orchestration.quality import suites
-from orchestration.quality.raw_gate import _chunks, run_gate
+from orchestration.quality.raw_gate import _chunks, check_freshness, run_gate
 from orchestration.quality.report import Failure, GateReport, record_verdicts
 from orchestration.quality.suite_checks import validate_suite
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.sample import SampleSummary
 from orchestration.settings import Settings, SettingsError
+from orchestration.shop_time import day_end, shop_today
+from orchestration.warehouse_schema import RAW_SCHEMA
 
 DAY = dt.date(2024, 3, 5)
 
@@ -198,3 +200,33 @@ def test_thresholds_come_from_the_environment() -> None:
     ).quality
     assert quality.currencies == ["USD", "EUR"]
     assert quality.quarantine_tolerance == 0.05
+
+
+def test_freshness_is_judged_at_the_end_of_the_shops_day() -> None:
+    """The newest order at 06:00 UTC on 10 May is 23:00 on 9 May in Los Angeles: 25 hours
+    before the end of the shop's 10 May (07:00 UTC on the 11th), stale against 24 hours, while
+    a UTC shop's day ends 18 hours after it."""
+    con = duckdb.connect()
+    con.execute(f"create schema {RAW_SCHEMA}")
+    con.execute(
+        f"create table {RAW_SCHEMA}.orders as select date '2024-05-10' as _partition_date, "
+        "'2024-05-10T06:00:00+00:00' as created_at"
+    )
+    day = dt.date(2024, 5, 10)
+    thresholds = QualityThresholds(freshness_hours=24)
+    verdicts = {}
+    for zone in ("UTC", "America/Los_Angeles"):
+        report = GateReport(table="orders", start=day, end=day)
+        check_freshness(con, "orders", day, thresholds, zone, report)
+        verdicts[zone] = [f.rule for f in report.failures]
+    assert verdicts == {"UTC": [], "America/Los_Angeles": ["freshness"]}
+
+
+def test_today_and_the_end_of_a_day_are_the_shops() -> None:
+    moment = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.UTC)
+    assert shop_today("Pacific/Kiritimati", moment) == dt.date(2024, 5, 11)  # UTC+14
+    assert shop_today("Pacific/Pago_Pago", moment) == dt.date(2024, 5, 10)  # UTC-11
+    assert shop_today("UTC", moment) == dt.date(2024, 5, 10)
+    assert day_end(dt.date(2024, 5, 10), "Europe/Berlin") == dt.datetime(
+        2024, 5, 10, 22, 0, tzinfo=dt.UTC
+    )

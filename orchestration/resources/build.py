@@ -30,6 +30,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             esp_deadline_seconds=settings.esp_deadline_seconds,
             esp_requests_per_minute=settings.esp_requests_per_minute,
             esp_poll_seconds=settings.esp_poll_seconds,
+            esp_backoff_seconds=settings.esp_backoff_seconds,
             frequency_cap_audiences=settings.frequency_cap_audiences,
             frequency_cap_window_days=settings.frequency_cap_window_days,
             max_change_share=settings.publish_max_change_share,

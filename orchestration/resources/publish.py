@@ -61,6 +61,11 @@ class PublishTarget(ConfigurableResource):
     esp_poll_seconds: float = Field(
         default=2.0, description="Between two polls of an async job (LIFECYCLE_ESP_POLL_SECONDS)."
     )
+    esp_backoff_seconds: float = Field(
+        default=0.5,
+        description="Backoff before the first retry of a failed call, doubling per attempt, "
+        "with full jitter (LIFECYCLE_ESP_BACKOFF_SECONDS).",
+    )
     frequency_cap_audiences: int = Field(
         description="A contact is in at most this many audiences at once and enters at most "
         "this many in the window (LIFECYCLE_FREQUENCY_CAP_AUDIENCES).",
@@ -80,6 +85,7 @@ class PublishTarget(ConfigurableResource):
     def _policy(self, published_rate: float) -> RetryPolicy:
         return RetryPolicy(
             deadline_seconds=self.esp_deadline_seconds,
+            backoff_base_seconds=self.esp_backoff_seconds,
             requests_per_minute=self.esp_requests_per_minute or published_rate,
         )
 

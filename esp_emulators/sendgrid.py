@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import time
 import uuid
 from typing import Any
 
-from tests.emulators.base import Emulator, Faults, Reply, Request
+from esp_emulators.base import Emulator, Faults, Reply, Request
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UUID_IN_PATH = re.compile(r"/[0-9a-f-]{36}(?=/|$)")
@@ -49,7 +50,7 @@ class SendGridEmulator(Emulator):
         return {"errors": [{"field": None, "message": detail}]}
 
     def throttle_headers(self, wait: float) -> dict[str, str]:
-        reset = int(time.time() + max(1.0, wait))
+        reset = math.ceil(time.time() + wait)
         return {
             "X-RateLimit-Limit": "600",
             "X-RateLimit-Remaining": "0",

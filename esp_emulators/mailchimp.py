@@ -10,7 +10,7 @@ import itertools
 import re
 from typing import Any
 
-from tests.emulators.base import Emulator, Faults, Reply, Request
+from esp_emulators.base import Emulator, Faults, Reply, Request
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ID = re.compile(r"/(?:[0-9a-f]{10}|[0-9]+)(?=/|$)")  # list and segment ids in a path

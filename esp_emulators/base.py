@@ -8,6 +8,7 @@ duplicate adds. A slow response is processed, only late.
 from __future__ import annotations
 
 import json
+import math
 import random
 import socket
 import threading
@@ -27,6 +28,7 @@ class Faults:
     slow_rate: float = 0.0  # share of requests answered after slow_seconds
     slow_seconds: float = 0.0
     failed_jobs: int = 0  # the first N async jobs end failed
+    retry_after_seconds: int = 1  # what an injected 429 asks to wait (0: come back at once)
     seed: int = 7
 
 
@@ -71,7 +73,7 @@ class Emulator:
 
     def throttle_headers(self, wait: float) -> dict[str, str]:
         """What a 429 says about when to come back (Klaviyo and Mailchimp: Retry-After)."""
-        return {"Retry-After": str(max(1, round(wait)))}
+        return {"Retry-After": str(math.ceil(wait))}
 
     # -- serving ---------------------------------------------------------------------------
     @property
@@ -144,7 +146,7 @@ class Emulator:
         if fault == "rate_limit":
             self.faulted[fault] += 1
             body = self.error_body(429, "Throttled", "Request was throttled.")
-            self._send(handler, 429, body, self.throttle_headers(1))
+            self._send(handler, 429, body, self.throttle_headers(self.faults.retry_after_seconds))
             return
         if fault == "error":
             self.faulted[fault] += 1

@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.emulators.base import Emulator, Faults, Reply, Request
+from esp_emulators.base import Emulator, Faults, Reply, Request
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIST_FILTER = re.compile(r"^equals\(name,(\".*\")\)$")
