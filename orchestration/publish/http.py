@@ -7,8 +7,9 @@ ESP APIs rate-limit, fail over, reset connections and stall. A call here
 - on 5xx, a timeout or a dropped connection retries with exponential backoff and full
   jitter;
 - gives up once its total deadline would pass, with an `ApiError` saying what happened.
-Neither the exception nor the log ever carries the credentials: they live in the session's
-headers, and every message is scrubbed of them once more before it leaves.
+Neither the exception nor the log ever carries the credentials or a full address: they live
+in the session's headers, and every error's message and body (which an ESP or a proxy may
+echo the request into) is scrubbed of them, in any encoding, before it leaves (`scrub.py`).
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from typing import Any
 
 import requests
 
-from orchestration.masking import mask_addresses
+from orchestration.publish.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line at DEBUG, query strings (which may hold addresses) included.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BODY_LIMIT = 2_000  # characters of a text answer kept (once scrubbed)
+MESSAGE_BODY_LIMIT = 500  # characters of the answer in an error's message
 
 
 class ApiError(RuntimeError):
-    """A call the ESP refused, or that did not succeed before the deadline."""
+    """A call the ESP refused, or that did not succeed before the deadline. Its message and
+    `body` (the ESP's answer, parsed if JSON) are scrubbed by the client that raised it."""
 
     def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
         super().__init__(message)
@@ -110,7 +114,8 @@ class ApiClient:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.policy = policy
-        self._secrets = tuple(s for s in secrets if s)
+        secrets = [*secrets, auth[1]] if auth else list(secrets)
+        self._scrubber = Scrubber(secrets, users=[auth[0]] if auth else [])
         self._session = requests.Session()
         self._session.headers.update(headers)
         if auth:
@@ -120,11 +125,16 @@ class ApiClient:
         self.calls = 0  # HTTP requests sent, retries included
         self.retries = 0
 
-    def scrub(self, text: str) -> str:
-        """The text without the credentials, and with addresses masked (`j***@domain`)."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return mask_addresses(text)
+    def scrub(self, text: str, limit: int | None = None) -> str:
+        """The text without the credentials in any encoding, with addresses masked
+        (`j***@domain`), then cut to `limit` characters."""
+        return self._scrubber.text(text, limit)
+
+    def scrub_body(self, body: Any) -> Any:
+        """An answer's body (parsed JSON, or text) scrubbed all through; a text cut short."""
+        if isinstance(body, str):
+            return self._scrubber.text(body, BODY_LIMIT)
+        return self._scrubber.value(body)
 
     def request(
         self,
@@ -157,7 +167,7 @@ class ApiClient:
             else:
                 if response.status_code in ok:
                     return response
-                status, body = response.status_code, _body(response)
+                status, body = response.status_code, self.scrub_body(_body(response))
                 problem = f"HTTP {status}"
                 if status not in RETRY_STATUSES:
                     raise ApiError(
@@ -178,18 +188,26 @@ class ApiClient:
                 )
             self.retries += 1
             log.info(
-                "%s %s %s: %s, retry %d in %.1f s", self.name, method, path, problem, attempt, wait
+                "%s %s %s: %s, retry %d in %.1f s",
+                self.name,
+                method,
+                self.scrub(path),
+                problem,
+                attempt,
+                wait,
             )
             self.sleep(wait)
 
     def _message(self, method: str, path: str, problem: str, body: Any, attempts: int) -> str:
-        detail = str(body)[:500] if body is not None else ""
+        # Scrubbed before it is cut: a cut through a key would keep its first half.
+        detail = self.scrub(str(body), MESSAGE_BODY_LIMIT) if body is not None else ""
         text = f"{self.name} {method} {path}: {problem} after {attempts} attempt(s) {detail}"
         return self.scrub(text.strip())
 
 
 def _body(response: requests.Response) -> Any:
+    """The answer parsed if JSON, else its whole text (cut only once scrubbed)."""
     try:
         return response.json()
     except ValueError:
-        return response.text[:2000]
+        return response.text
