@@ -2,7 +2,10 @@
 
 Faults are decided per request before it is processed, so a request that fails changed
 nothing and its retry is the first time the server applies it: the tests can then count
-duplicate adds. A slow response is processed, only late. `echo_errors` makes error answers
+duplicate adds. A slow response is processed, only late. A lost create answer is the
+exception: the object is created, then the answer is lost (the connection dropped, or a
+gateway's 5xx), as when a timeout strikes after the ESP applied a call; an emulator names
+its create calls in `creates`. `echo_errors` makes error answers
 repeat the request (credentials and addresses included) as a careless server or proxy does,
 to show that none of it reaches an exception or a log.
 """
@@ -13,6 +16,7 @@ import base64
 import json
 import math
 import random
+import re
 import socket
 import threading
 import time
@@ -33,6 +37,8 @@ class Faults:
     failed_jobs: int = 0  # the first N async jobs end failed
     retry_after_seconds: int = 1  # what an injected 429 asks to wait (0: come back at once)
     echo_errors: str = ""  # "json" or "text": error answers echo the request (see `_echo`)
+    lose_create_answers: int = 0  # the first N creates are applied, their answer lost
+    lost_answer_status: int = 0  # how: 0 drops the connection, else this status (504)
     seed: int = 7
 
 
@@ -54,7 +60,10 @@ class Reply(Exception):
 
 
 class Emulator:
-    """Subclasses implement `route(request) -> (status, body)` and `error_body`."""
+    """Subclasses implement `route(request) -> (status, body)` and `error_body`, and say which
+    calls create an object (`creates`, matched against "METHOD /path")."""
+
+    creates: re.Pattern[str] | None = None
 
     def __init__(self, faults: Faults | None = None, steady_per_minute: float = 0.0) -> None:
         self.faults = faults or Faults()
@@ -64,6 +73,7 @@ class Emulator:
         self.faulted: Counter[str] = Counter()  # fault -> times injected
         self.seen_headers: list[dict[str, str]] = []
         self._random = random.Random(self.faults.seed)
+        self.create_answers_to_lose = self.faults.lose_create_answers
         self._requests = 0
         self._window: deque[float] = deque()
         self._server: ThreadingHTTPServer | None = None
@@ -144,8 +154,7 @@ class Emulator:
         fault = self._fault()
         if fault == "reset":
             self.faulted[fault] += 1
-            handler.close_connection = True
-            handler.connection.shutdown(socket.SHUT_RDWR)
+            self._drop(handler)
             return
         if fault == "rate_limit":
             self.faulted[fault] += 1
@@ -181,9 +190,30 @@ class Emulator:
             status, reply, headers = *self.route(request), {}
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers
+        if status < 300 and self._lose_answer(request):
+            if not self.faults.lost_answer_status:
+                self._drop(handler)
+                return
+            status, headers = self.faults.lost_answer_status, {}
+            reply = self.error_body(status, "Gateway Timeout", "The upstream did not answer.")
         if status >= 400 and self.faults.echo_errors:
             reply = self._echo(request, status, reply)
         self._send(handler, status, reply, headers)
+
+    def _lose_answer(self, request: Request) -> bool:
+        """Whether this create, just applied, loses its answer (`Faults.lose_create_answers`)."""
+        if self.creates is None or not self.creates.match(f"{request.method} {request.path}"):
+            return False
+        with self.lock:
+            if self.create_answers_to_lose <= 0:
+                return False
+            self.create_answers_to_lose -= 1
+            self.faulted["lost_create_answer"] += 1
+        return True
+
+    def _drop(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        handler.connection.shutdown(socket.SHUT_RDWR)
 
     def _echo(self, request: Request, status: int, reply: Any) -> Any:
         """The error answer with the request repeated in it: the Authorization header, the

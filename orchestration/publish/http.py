@@ -7,6 +7,10 @@ ESP APIs rate-limit, fail over, reset connections and stall. A call here
 - on 5xx, a timeout or a dropped connection retries with exponential backoff and full
   jitter;
 - gives up once its total deadline would pass, with an `ApiError` saying what happened.
+A call that must not be applied twice (a create: `idempotent=False`) is not sent again when
+its outcome is unknown (a timeout, a dropped connection, a 5xx: the ESP may have applied it);
+the `ApiError` says so (`outcome_unknown`) and the caller looks before it creates again
+(`esp.find_or_create`).
 Neither the exception nor the log ever carries the credentials or a full address: they live
 in the session's headers, and every error's message and body (which an ESP or a proxy may
 echo the request into) is scrubbed of them, in any encoding, before it leaves (`scrub.py`).
@@ -40,10 +44,18 @@ class ApiError(RuntimeError):
     """A call the ESP refused, or that did not succeed before the deadline. Its message and
     `body` (the ESP's answer, parsed if JSON) are scrubbed by the client that raised it."""
 
-    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        body: Any = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        # A call that may or may not have been applied (no answer, or a 5xx), not sent again.
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass(frozen=True)
@@ -145,8 +157,11 @@ class ApiClient:
         json: Any = None,
         data: bytes | None = None,
         ok: Iterable[int] = (200, 201, 202, 204),
+        idempotent: bool = True,
     ) -> requests.Response:
-        """The response of the first attempt with an `ok` status; ApiError otherwise."""
+        """The response of the first attempt with an `ok` status; ApiError otherwise. A call
+        that is not `idempotent` is resent after a 429 (not applied) only: after a timeout, a
+        dropped connection or a 5xx it raises ApiError(outcome_unknown=True)."""
         ok = frozenset(ok)
         p = self.policy
         deadline = time.monotonic() + p.deadline_seconds
@@ -174,9 +189,15 @@ class ApiClient:
                         self._message(method, path, problem, body, attempt), status, body
                     )
                 wait = retry_after_seconds(response.headers) if status == 429 else None
-            backoff = random.uniform(
-                0, min(p.backoff_max_seconds, p.backoff_base_seconds * 2**attempt)
-            )
+            if not idempotent and status != 429:
+                message = self._message(method, path, problem, body, attempt)
+                raise ApiError(
+                    f"{message}; not sent again: it may have been applied",
+                    status,
+                    body,
+                    outcome_unknown=True,
+                )
+            backoff = self.backoff(attempt)
             wait = max(wait, backoff) if wait is not None else backoff
             if time.monotonic() + wait > deadline:
                 message = self._message(method, path, problem, body, attempt)
@@ -186,17 +207,18 @@ class ApiClient:
                     status,
                     body,
                 )
-            self.retries += 1
-            log.info(
-                "%s %s %s: %s, retry %d in %.1f s",
-                self.name,
-                method,
-                self.scrub(path),
-                problem,
-                attempt,
-                wait,
-            )
-            self.sleep(wait)
+            self.pause(wait, f"{method} {path}: {problem}", attempt)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before try `attempt + 1`: exponential, with full jitter."""
+        p = self.policy
+        return random.uniform(0, min(p.backoff_max_seconds, p.backoff_base_seconds * 2**attempt))
+
+    def pause(self, seconds: float, why: str, attempt: int) -> None:
+        """Wait before a retry, counted and logged (`why` scrubbed)."""
+        self.retries += 1
+        log.info("%s %s, retry %d in %.1f s", self.name, self.scrub(why), attempt, seconds)
+        self.sleep(seconds)
 
     def _message(self, method: str, path: str, problem: str, body: Any, attempts: int) -> str:
         # Scrubbed before it is cut: a cut through a key would keep its first half.
