@@ -2,14 +2,21 @@
 
 Faults are decided per request before it is processed, so a request that fails changed
 nothing and its retry is the first time the server applies it: the tests can then count
-duplicate adds. A slow response is processed, only late.
+duplicate adds. A slow response is processed, only late. A lost create answer is the
+exception: the object is created, then the answer is lost (the connection dropped, or a
+gateway's 5xx), as when a timeout strikes after the ESP applied a call; an emulator names
+its create calls in `creates`. `echo_errors` makes error answers
+repeat the request (credentials and addresses included) as a careless server or proxy does,
+to show that none of it reaches an exception or a log.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import random
+import re
 import socket
 import threading
 import time
@@ -17,7 +24,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 
 @dataclass
@@ -29,6 +36,9 @@ class Faults:
     slow_seconds: float = 0.0
     failed_jobs: int = 0  # the first N async jobs end failed
     retry_after_seconds: int = 1  # what an injected 429 asks to wait (0: come back at once)
+    echo_errors: str = ""  # "json" or "text": error answers echo the request (see `_echo`)
+    lose_create_answers: int = 0  # the first N creates are applied, their answer lost
+    lost_answer_status: int = 0  # how: 0 drops the connection, else this status (504)
     seed: int = 7
 
 
@@ -50,7 +60,10 @@ class Reply(Exception):
 
 
 class Emulator:
-    """Subclasses implement `route(request) -> (status, body)` and `error_body`."""
+    """Subclasses implement `route(request) -> (status, body)` and `error_body`, and say which
+    calls create an object (`creates`, matched against "METHOD /path")."""
+
+    creates: re.Pattern[str] | None = None
 
     def __init__(self, faults: Faults | None = None, steady_per_minute: float = 0.0) -> None:
         self.faults = faults or Faults()
@@ -60,6 +73,7 @@ class Emulator:
         self.faulted: Counter[str] = Counter()  # fault -> times injected
         self.seen_headers: list[dict[str, str]] = []
         self._random = random.Random(self.faults.seed)
+        self.create_answers_to_lose = self.faults.lose_create_answers
         self._requests = 0
         self._window: deque[float] = deque()
         self._server: ThreadingHTTPServer | None = None
@@ -140,8 +154,7 @@ class Emulator:
         fault = self._fault()
         if fault == "reset":
             self.faulted[fault] += 1
-            handler.close_connection = True
-            handler.connection.shutdown(socket.SHUT_RDWR)
+            self._drop(handler)
             return
         if fault == "rate_limit":
             self.faulted[fault] += 1
@@ -177,7 +190,60 @@ class Emulator:
             status, reply, headers = *self.route(request), {}
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers
+        if status < 300 and self._lose_answer(request):
+            if not self.faults.lost_answer_status:
+                self._drop(handler)
+                return
+            status, headers = self.faults.lost_answer_status, {}
+            reply = self.error_body(status, "Gateway Timeout", "The upstream did not answer.")
+        if status >= 400 and self.faults.echo_errors:
+            reply = self._echo(request, status, reply)
         self._send(handler, status, reply, headers)
+
+    def _lose_answer(self, request: Request) -> bool:
+        """Whether this create, just applied, loses its answer (`Faults.lose_create_answers`)."""
+        if self.creates is None or not self.creates.match(f"{request.method} {request.path}"):
+            return False
+        with self.lock:
+            if self.create_answers_to_lose <= 0:
+                return False
+            self.create_answers_to_lose -= 1
+            self.faulted["lost_create_answer"] += 1
+        return True
+
+    def _drop(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+    def _echo(self, request: Request, status: int, reply: Any) -> Any:
+        """The error answer with the request repeated in it: the Authorization header, the
+        key it carries as such texts may hold it (Base64 alone or after a user name of any
+        length, URL-safe and unpadded, URL-encoded), the query string (URL-encoded) and the
+        body. As JSON (the answer's own fields plus `echo`) or as plain text."""
+        auth = request.headers.get("Authorization", "")
+        scheme, _, key = auth.partition(" ")
+        if scheme == "Basic":
+            key = base64.b64decode(key).decode().partition(":")[2]
+        data = key.encode()
+        echo = {
+            "authorization": auth,
+            "key": key,
+            "key_base64": base64.b64encode(data).decode(),
+            "key_base64url": base64.urlsafe_b64encode(data).decode().rstrip("="),
+            "basic_base64": base64.b64encode(b"anystring:" + data).decode(),
+            "basic_base64url": base64.urlsafe_b64encode(b"user:" + data).decode().rstrip("="),
+            "authorization_urlencoded": quote(auth, safe=""),
+            "basic_urlencoded": quote(base64.b64encode(b"anystring:" + data).decode(), safe=""),
+            "query": urlencode(request.query, doseq=True),
+            "body": request.body,
+        }
+        if self.faults.echo_errors == "text":
+            lines = [f"HTTP {status}: {json.dumps(reply)}"]
+            lines += [f"{name}: {json.dumps(value)}" for name, value in echo.items()]
+            return "\n".join(lines).encode()
+        return (
+            {**reply, "echo": echo} if isinstance(reply, dict) else {"error": reply, "echo": echo}
+        )
 
     def _send(
         self,
@@ -186,9 +252,12 @@ class Emulator:
         body: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
+        if isinstance(body, bytes):  # a plain-text answer, as a proxy's error page
+            data, kind = body, "text/plain"
+        else:
+            data, kind = b"" if body is None else json.dumps(body).encode(), "application/json"
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", kind)
         handler.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             handler.send_header(name, value)

@@ -18,6 +18,8 @@ EMAIL_FILTER = re.compile(r"^any\(email,\[(.*)\]\)$")
 
 
 class KlaviyoEmulator(Emulator):
+    creates = re.compile(r"^POST /api/lists$")
+
     def __init__(
         self,
         api_key: str,

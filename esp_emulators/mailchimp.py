@@ -22,6 +22,8 @@ def subscriber_hash(email: str) -> str:
 
 
 class MailchimpEmulator(Emulator):
+    creates = re.compile(r"^POST /3\.0/lists/[^/]+/(segments|merge-fields)$")
+
     def __init__(
         self,
         api_key: str,

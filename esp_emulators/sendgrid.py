@@ -20,6 +20,8 @@ UUID_IN_PATH = re.compile(r"/[0-9a-f-]{36}(?=/|$)")
 
 
 class SendGridEmulator(Emulator):
+    creates = re.compile(r"^POST /v3/marketing/(lists|field_definitions)$")
+
     def __init__(
         self,
         api_key: str,
@@ -87,6 +89,10 @@ class SendGridEmulator(Emulator):
                     reserved = [{"id": "_rf1_T", "name": "first_name", "field_type": "Text"}]
                     return 200, {"custom_fields": custom, "reserved_fields": reserved}
                 case "POST", ["v3", "marketing", "field_definitions"]:
+                    taken = {n.casefold() for n in self.fields.values()} | {"first_name"}
+                    if request.body["name"].casefold() in taken:
+                        # Names are unique regardless of case, reserved ones included.
+                        raise self._fail(400, "Field definition name already exists", "name")
                     field_id = f"e{next(self._ids)}_T"
                     self.fields[field_id] = request.body["name"]
                     return 200, {

@@ -3,7 +3,8 @@
 One way to hide a person everywhere (`j***@example.com`: the first letter and the domain,
 enough to tell addresses apart while debugging), so the quality gates and the ESP adapters
 cannot drift apart. Values of an e-mail field are masked even when malformed; in free text an
-address is only recognised by its `@`.
+address is only recognised by its `@`, or by its `%40` in a URL-encoded query that an error
+message may quote.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ import pandas as pd
 # The local part of an address inside free text: a run of characters up to an `@` that
 # cannot belong to the surrounding text (quotes, brackets, separators).
 _ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
+# The same, URL-encoded (`jane.doe%40example.com`): a run of what a URL leaves as it is and
+# of escapes (`%2B` for `+`), but not of the escaped separators above nor of `& = / ?`, and
+# not starting inside an escape (the `22` of a `%22` quote before the address).
+_ESCAPED_SEPARATOR = r"%(?:0[9AaDd]|2[026-9CcFf]|3[A-Fa-f]|40|5[BbDd]|7[BbDd])"
+_URL_CHAR = rf"(?:[\w.~!$*+-]|(?!{_ESCAPED_SEPARATOR})%[0-9A-Fa-f]{{2}})"
+_ENCODED_ADDRESS = re.compile(rf"(?<!%)(?<!%[0-9A-Fa-f])({_URL_CHAR}){_URL_CHAR}*%40")
 
 
 def mask(value: Any) -> Any:
@@ -43,8 +50,9 @@ def mask_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def mask_addresses(text: str) -> str:
-    """Free text with every address in it masked (`j***@domain`)."""
-    return _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
+    """Free text with every address in it masked (`j***@domain`, `j***%40domain`)."""
+    text = _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
+    return _ENCODED_ADDRESS.sub(lambda m: f"{m.group(1)}***%40", text)
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,7 @@ to read the emulator's list back. The tests that every ESP must pass use only th
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,17 @@ class Esp:
             server.compliance = set(emails)
         else:
             server.rejected = set(emails)
+
+    def objects(self, server: Emulator) -> Counter[tuple[str, str]]:
+        """The lists (Mailchimp: static segments) and fields the ESP holds, by kind and name,
+        each with how many of that name there are."""
+        if isinstance(server, KlaviyoEmulator):
+            return Counter(("list", entry["name"]) for entry in server.lists.values())
+        if isinstance(server, SendGridEmulator):
+            lists = Counter(("list", entry["name"]) for entry in server.lists.values())
+            return lists + Counter(("field", name) for name in server.fields.values())
+        segments = Counter(("list", entry["name"]) for entry in server.segments.values())
+        return segments + Counter(("field", tag) for tag in server.merge_fields)
 
     def first_name(self, server: Emulator, email: str) -> str:
         if isinstance(server, KlaviyoEmulator):

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 Action = Literal["add", "remove", "update"]
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection): `=HYPERLINK(...)`
+# typed into a sign-up form's name field must open as text in Excel or Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,26 @@ class Adapter(Protocol):
         """Called once a plan's batches are all confirmed (for example, to write a manifest)."""
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """A text that a spreadsheet would run, prefixed with `'` so it opens as text; anything
+    else unchanged (a number we write is a number, never a formula)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", newline="")  # the text's own line ends, as written
     tmp.replace(path)
 
 
 class OutboxAdapter:
     """Files per audience and run: `<root>/<audience>/<plan_id>/<action>s-<seq>.csv|.json` and a
     `manifest.json`, each written to a temporary name and renamed, so a reader never sees a
-    half-written file and a resent batch finds its files already there."""
+    half-written file and a resent batch finds its files already there. CSV cells that a
+    spreadsheet would run as a formula are neutralised (`spreadsheet_safe`); the JSON holds
+    every value as it is."""
 
     name = "outbox"
 
@@ -80,9 +93,12 @@ class OutboxAdapter:
             rows = [{"email": m.email, **m.attributes} for m in batch.members]
             columns = list(dict.fromkeys(k for row in rows for k in row))
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+            # CRLF rows (RFC 4180): the writer then quotes a value holding a carriage return,
+            # which would otherwise end the row and start the next with the rest of the value
+            # (`\r=1+1` would become a cell `=1+1` on a row of its own).
+            writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
             _write_atomically(csv_path, buffer.getvalue())
             document = {"batch_id": batch.batch_id, "list": batch.list_name, "members": rows}
             _write_atomically(json_path, json.dumps(document, default=str, indent=1) + "\n")

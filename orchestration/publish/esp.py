@@ -1,5 +1,6 @@
-"""What the ESP adapters share: cutting members into calls within an API's limits, and
-waiting for the asynchronous jobs some APIs answer with (Klaviyo, SendGrid)."""
+"""What the ESP adapters share: cutting members into calls within an API's limits, creating
+what a list needs exactly once (`find_or_create`), and waiting for the asynchronous jobs some
+APIs answer with (Klaviyo, SendGrid)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,64 @@ def payload_chunks(
         size += item_size
     if chunk:
         yield chunk
+
+
+def already_exists(error: ApiError) -> bool:
+    """Whether the ESP refused a create because the object is there (a 409, or a 400 that
+    says so: Mailchimp's merge tags, SendGrid's field names)."""
+    return error.status == 409 or (
+        error.status == 400 and "already exist" in str(error.body).lower()
+    )
+
+
+def find_or_create(
+    client: ApiClient,
+    what: str,
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    look_first: bool = True,
+) -> T:
+    """The object `find` finds, else the one `create` makes: once, whatever answer is lost.
+
+    `create` must send its call with `idempotent=False`. When that call's outcome is unknown
+    (a timeout, a dropped connection, a 5xx: the ESP may have applied it) or the ESP says the
+    object already exists (another sync made it since we looked), it is looked up again before
+    anything is created again; creates are retried with backoff within the client's deadline.
+    `look_first=False` when the caller has just looked (a cached listing)."""
+    found = find() if look_first else None
+    if found is not None:
+        return found
+    deadline = time.monotonic() + client.policy.deadline_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return create()
+        except ApiError as error:
+            exists = already_exists(error)
+            if not (error.outcome_unknown or exists):
+                raise
+            found = find()
+            if found is not None:
+                return found
+            if exists:
+                raise ApiError(
+                    f"{client.name}: creating {what} was refused as already existing, yet "
+                    "looking it up does not find it (one named alike, such as in another case, "
+                    f"or of another type?); rename or remove it in {client.name}, then run the "
+                    "sync again",
+                    error.status,
+                    error.body,
+                ) from error
+            wait = client.backoff(attempt)
+            if time.monotonic() + wait > deadline:
+                raise ApiError(
+                    f"{error}; {what} is still not there after {attempt} tries to create it; "
+                    "the next sync looks for it and tries again",
+                    error.status,
+                    error.body,
+                ) from error
+            client.pause(wait, f"creating {what}: no answer, not there", attempt)
 
 
 class JobAdapter:

@@ -7,8 +7,13 @@ ESP APIs rate-limit, fail over, reset connections and stall. A call here
 - on 5xx, a timeout or a dropped connection retries with exponential backoff and full
   jitter;
 - gives up once its total deadline would pass, with an `ApiError` saying what happened.
-Neither the exception nor the log ever carries the credentials: they live in the session's
-headers, and every message is scrubbed of them once more before it leaves.
+A call that must not be applied twice (a create: `idempotent=False`) is not sent again when
+its outcome is unknown (a timeout, a dropped connection, a 5xx: the ESP may have applied it);
+the `ApiError` says so (`outcome_unknown`) and the caller looks before it creates again
+(`esp.find_or_create`).
+Neither the exception nor the log ever carries the credentials or a full address: they live
+in the session's headers, and every error's message and body (which an ESP or a proxy may
+echo the request into) is scrubbed of them, in any encoding, before it leaves (`scrub.py`).
 """
 
 from __future__ import annotations
@@ -24,22 +29,33 @@ from typing import Any
 
 import requests
 
-from orchestration.masking import mask_addresses
+from orchestration.publish.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line at DEBUG, query strings (which may hold addresses) included.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BODY_LIMIT = 2_000  # characters of a text answer kept (once scrubbed)
+MESSAGE_BODY_LIMIT = 500  # characters of the answer in an error's message
 
 
 class ApiError(RuntimeError):
-    """A call the ESP refused, or that did not succeed before the deadline."""
+    """A call the ESP refused, or that did not succeed before the deadline. Its message and
+    `body` (the ESP's answer, parsed if JSON) are scrubbed by the client that raised it."""
 
-    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        body: Any = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        # A call that may or may not have been applied (no answer, or a 5xx), not sent again.
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,8 @@ class ApiClient:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.policy = policy
-        self._secrets = tuple(s for s in secrets if s)
+        secrets = [*secrets, auth[1]] if auth else list(secrets)
+        self._scrubber = Scrubber(secrets, users=[auth[0]] if auth else [])
         self._session = requests.Session()
         self._session.headers.update(headers)
         if auth:
@@ -120,11 +137,16 @@ class ApiClient:
         self.calls = 0  # HTTP requests sent, retries included
         self.retries = 0
 
-    def scrub(self, text: str) -> str:
-        """The text without the credentials, and with addresses masked (`j***@domain`)."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return mask_addresses(text)
+    def scrub(self, text: str, limit: int | None = None) -> str:
+        """The text without the credentials in any encoding, with addresses masked
+        (`j***@domain`), then cut to `limit` characters."""
+        return self._scrubber.text(text, limit)
+
+    def scrub_body(self, body: Any) -> Any:
+        """An answer's body (parsed JSON, or text) scrubbed all through; a text cut short."""
+        if isinstance(body, str):
+            return self._scrubber.text(body, BODY_LIMIT)
+        return self._scrubber.value(body)
 
     def request(
         self,
@@ -135,8 +157,11 @@ class ApiClient:
         json: Any = None,
         data: bytes | None = None,
         ok: Iterable[int] = (200, 201, 202, 204),
+        idempotent: bool = True,
     ) -> requests.Response:
-        """The response of the first attempt with an `ok` status; ApiError otherwise."""
+        """The response of the first attempt with an `ok` status; ApiError otherwise. A call
+        that is not `idempotent` is resent after a 429 (not applied) only: after a timeout, a
+        dropped connection or a 5xx it raises ApiError(outcome_unknown=True)."""
         ok = frozenset(ok)
         p = self.policy
         deadline = time.monotonic() + p.deadline_seconds
@@ -157,16 +182,22 @@ class ApiClient:
             else:
                 if response.status_code in ok:
                     return response
-                status, body = response.status_code, _body(response)
+                status, body = response.status_code, self.scrub_body(_body(response))
                 problem = f"HTTP {status}"
                 if status not in RETRY_STATUSES:
                     raise ApiError(
                         self._message(method, path, problem, body, attempt), status, body
                     )
                 wait = retry_after_seconds(response.headers) if status == 429 else None
-            backoff = random.uniform(
-                0, min(p.backoff_max_seconds, p.backoff_base_seconds * 2**attempt)
-            )
+            if not idempotent and status != 429:
+                message = self._message(method, path, problem, body, attempt)
+                raise ApiError(
+                    f"{message}; not sent again: it may have been applied",
+                    status,
+                    body,
+                    outcome_unknown=True,
+                )
+            backoff = self.backoff(attempt)
             wait = max(wait, backoff) if wait is not None else backoff
             if time.monotonic() + wait > deadline:
                 message = self._message(method, path, problem, body, attempt)
@@ -176,20 +207,29 @@ class ApiClient:
                     status,
                     body,
                 )
-            self.retries += 1
-            log.info(
-                "%s %s %s: %s, retry %d in %.1f s", self.name, method, path, problem, attempt, wait
-            )
-            self.sleep(wait)
+            self.pause(wait, f"{method} {path}: {problem}", attempt)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before try `attempt + 1`: exponential, with full jitter."""
+        p = self.policy
+        return random.uniform(0, min(p.backoff_max_seconds, p.backoff_base_seconds * 2**attempt))
+
+    def pause(self, seconds: float, why: str, attempt: int) -> None:
+        """Wait before a retry, counted and logged (`why` scrubbed)."""
+        self.retries += 1
+        log.info("%s %s, retry %d in %.1f s", self.name, self.scrub(why), attempt, seconds)
+        self.sleep(seconds)
 
     def _message(self, method: str, path: str, problem: str, body: Any, attempts: int) -> str:
-        detail = str(body)[:500] if body is not None else ""
+        # Scrubbed before it is cut: a cut through a key would keep its first half.
+        detail = self.scrub(str(body), MESSAGE_BODY_LIMIT) if body is not None else ""
         text = f"{self.name} {method} {path}: {problem} after {attempts} attempt(s) {detail}"
         return self.scrub(text.strip())
 
 
 def _body(response: requests.Response) -> Any:
+    """The answer parsed if JSON, else its whole text (cut only once scrubbed)."""
     try:
         return response.json()
     except ValueError:
-        return response.text[:2000]
+        return response.text

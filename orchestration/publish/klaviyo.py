@@ -11,7 +11,8 @@
   a profile off the list only: its consent and subscriptions stay as they are.
 Consent is one-way: imports carry no `subscriptions`, so they never subscribe, unsubscribe or
 unsuppress anyone (the bulk subscribe endpoint, which would lift suppressions, is not used).
-Every call is idempotent, so a batch sent again after a crash changes nothing twice.
+Every call is idempotent, so a batch sent again after a crash changes nothing twice; the list
+is created once, looked up again if the answer to its creation is lost (`find_or_create`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
-from orchestration.publish.esp import JobAdapter, chunks, payload_chunks
+from orchestration.publish.esp import JobAdapter, chunks, find_or_create, payload_chunks
 from orchestration.publish.http import ApiClient, RetryPolicy
 
 REVISION = "2026-07-15"
@@ -89,20 +90,29 @@ class KlaviyoAdapter(JobAdapter):
     def list_id(self, name: str) -> str:
         """The list named `name`, created on first use."""
         if name not in self._lists:
-            quoted = json.dumps(name)
-            found = self.client.request(
-                "GET", "/api/lists", params={"filter": f"equals(name,{quoted})"}
-            ).json()["data"]
-            if found:
-                self._lists[name] = found[0]["id"]
-            else:
-                created = self.client.request(
-                    "POST",
-                    "/api/lists",
-                    json={"data": {"type": "list", "attributes": {"name": name}}},
-                ).json()
-                self._lists[name] = created["data"]["id"]
+            self._lists[name] = find_or_create(
+                self.client,
+                f"list {name!r}",
+                lambda: self._find_list(name),
+                lambda: self._create_list(name),
+            )
         return self._lists[name]
+
+    def _find_list(self, name: str) -> str | None:
+        quoted = json.dumps(name)
+        found = self.client.request(
+            "GET", "/api/lists", params={"filter": f"equals(name,{quoted})"}
+        ).json()["data"]
+        return found[0]["id"] if found else None
+
+    def _create_list(self, name: str) -> str:
+        created = self.client.request(
+            "POST",
+            "/api/lists",
+            json={"data": {"type": "list", "attributes": {"name": name}}},
+            idempotent=False,
+        ).json()
+        return created["data"]["id"]
 
     # -- adds and updates ----------------------------------------------------------------
     def _import(self, members: Sequence[Member], list_id: str | None) -> dict[str, str]:

@@ -10,7 +10,9 @@
 Consent is one-way: members carry `status_if_new` (the consent we hold: audiences contain only
 contacts whose recorded consent lets us mail them) and never `status`, so an existing
 unsubscribed, cleaned or pending contact is never resubscribed, and nobody is unsubscribed.
-Merge fields are created once per audience if missing (`MERGE_FIELDS`; text fields).
+Merge fields are created once per audience if missing (`MERGE_FIELDS`; text fields). A segment
+or merge field whose creation lost its answer, or that Mailchimp says exists already, is
+looked up again rather than created twice (`find_or_create`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
-from orchestration.publish.esp import chunks
+from orchestration.publish.esp import chunks, find_or_create
 from orchestration.publish.http import ApiClient, RetryPolicy
 
 MAX_MEMBERS_PER_CALL = 500
@@ -84,7 +86,8 @@ class MailchimpAdapter:
         self.client = client
         self.list_id = list_id
         self._segments: dict[str, int] = {}
-        self._fields: set[str] | None = None
+        self._fields: set[str] = set()  # the list's merge tags, once listed
+        self._fields_listed = False
 
     def send(self, batch: Batch) -> BatchResult:
         segment = self.segment_id(batch.list_name)
@@ -107,33 +110,54 @@ class MailchimpAdapter:
     def segment_id(self, name: str) -> int:
         """The static segment (tag) named `name`, created on first use."""
         if name not in self._segments:
-            path = f"/lists/{self.list_id}/segments"
-            found = self.client.request(
-                "GET", path, params={"type": "static", "count": 1000}
-            ).json()
-            for segment in found.get("segments", []):
-                if segment["name"] == name:
-                    self._segments[name] = segment["id"]
-            if name not in self._segments:
-                created = self.client.request(
-                    "POST", path, json={"name": name, "static_segment": []}
-                ).json()
-                self._segments[name] = created["id"]
+            self._segments[name] = find_or_create(
+                self.client,
+                f"static segment {name!r}",
+                lambda: self._find_segment(name),
+                lambda: self._create_segment(name),
+            )
         return self._segments[name]
 
+    def _find_segment(self, name: str) -> int | None:
+        path = f"/lists/{self.list_id}/segments"
+        found = self.client.request("GET", path, params={"type": "static", "count": 1000}).json()
+        ids = [s["id"] for s in found.get("segments", []) if s["name"] == name]
+        return ids[0] if ids else None
+
+    def _create_segment(self, name: str) -> int:
+        path = f"/lists/{self.list_id}/segments"
+        body = {"name": name, "static_segment": []}
+        return self.client.request("POST", path, json=body, idempotent=False).json()["id"]
+
     def _ensure_fields(self, attributes: Sequence[str]) -> None:
-        """Create the merge fields the members carry and the list lacks (checked once)."""
-        path = f"/lists/{self.list_id}/merge-fields"
-        if self._fields is None:
-            found = self.client.request("GET", path, params={"count": 1000}).json()
-            self._fields = {f["tag"] for f in found.get("merge_fields", [])}
+        """Create the merge fields the members carry and the list lacks (listed once)."""
+        if not self._fields_listed:
+            self._list_fields()
         for attribute in attributes:
             tag = merge_tag(attribute)
             if tag not in self._fields:
-                self.client.request(
-                    "POST", path, json={"tag": tag, "name": attribute, "type": "text"}
+                # Just listed: no second look before the create (one after, if need be).
+                find_or_create(
+                    self.client,
+                    f"merge field {tag}",
+                    lambda tag=tag: tag if tag in self._list_fields() else None,
+                    lambda tag=tag, attribute=attribute: self._create_field(tag, attribute),
+                    look_first=False,
                 )
                 self._fields.add(tag)
+
+    def _list_fields(self) -> set[str]:
+        """The list's merge tags as Mailchimp has them now (kept in `_fields`)."""
+        path = f"/lists/{self.list_id}/merge-fields"
+        found = self.client.request("GET", path, params={"count": 1000}).json()
+        self._fields = {f["tag"] for f in found.get("merge_fields", [])}
+        self._fields_listed = True
+        return self._fields
+
+    def _create_field(self, tag: str, attribute: str) -> str:
+        path = f"/lists/{self.list_id}/merge-fields"
+        body = {"tag": tag, "name": attribute, "type": "text"}
+        return self.client.request("POST", path, json=body, idempotent=False).json()["tag"]
 
     # -- calls ---------------------------------------------------------------------------
     def _upsert(self, members: Sequence[Member]) -> dict[str, str]:

@@ -11,7 +11,10 @@
   then `DELETE /v3/marketing/lists/{id}/contacts?contact_ids=...` (100 a call, async): the
   contacts leave the list and are not deleted.
 Consent is one-way: Marketing Campaigns keeps unsubscribes and suppressions apart from
-contacts, and nothing here touches them. Custom fields are created once if missing (Text).
+contacts, and nothing here touches them. Custom fields are created once if missing (Text;
+SendGrid's names are unique regardless of case, so `Reason` is our `reason`). A list or field
+whose creation lost its answer, or that SendGrid says exists already, is looked up again
+rather than created twice (`find_or_create`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestration.publish.adapters import Batch, BatchResult, Member
-from orchestration.publish.esp import JobAdapter, chunks, payload_chunks
+from orchestration.publish.esp import JobAdapter, chunks, find_or_create, payload_chunks
 from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
 
 UPSERT_MAX_CONTACTS = 30_000
@@ -57,7 +60,8 @@ class SendGridAdapter(JobAdapter):
     def __init__(self, client: ApiClient, **job_options: Any) -> None:
         super().__init__(client, **job_options)
         self._lists: dict[str, str] = {}
-        self._fields: dict[str, str] | None = None  # custom field name -> id
+        self._fields: dict[str, str] = {}  # custom field name (casefolded) -> id
+        self._fields_listed = False
 
     def send(self, batch: Batch) -> BatchResult:
         list_id = self.list_id(batch.list_name)
@@ -70,34 +74,58 @@ class SendGridAdapter(JobAdapter):
 
     # -- setup ---------------------------------------------------------------------------
     def list_id(self, name: str) -> str:
+        """The list named `name`, created on first use."""
         if name not in self._lists:
-            found = self.client.request(
-                "GET", "/v3/marketing/lists", params={"page_size": 1000}
-            ).json()
-            for entry in found.get("result", []):
-                if entry["name"] == name:
-                    self._lists[name] = entry["id"]
-            if name not in self._lists:
-                created = self.client.request(
-                    "POST", "/v3/marketing/lists", json={"name": name}
-                ).json()
-                self._lists[name] = created["id"]
+            self._lists[name] = find_or_create(
+                self.client,
+                f"list {name!r}",
+                lambda: self._find_list(name),
+                lambda: self._create_list(name),
+            )
         return self._lists[name]
 
+    def _find_list(self, name: str) -> str | None:
+        found = self.client.request("GET", "/v3/marketing/lists", params={"page_size": 1000})
+        ids = [e["id"] for e in found.json().get("result", []) if e["name"] == name]
+        return ids[0] if ids else None
+
+    def _create_list(self, name: str) -> str:
+        body = {"name": name}
+        answer = self.client.request("POST", "/v3/marketing/lists", json=body, idempotent=False)
+        return answer.json()["id"]
+
     def _field_ids(self, attributes: Sequence[str]) -> dict[str, str]:
-        """The custom field id of each attribute that is not a reserved field."""
-        if self._fields is None:
-            found = self.client.request("GET", "/v3/marketing/field_definitions").json()
-            self._fields = {f["name"]: f["id"] for f in found.get("custom_fields", [])}
+        """attribute -> custom field id, for each attribute that is not a reserved field."""
+        if not self._fields_listed:
+            self._list_fields()
+        ids = {}
         for name in attributes:
-            if name not in RESERVED and name not in self._fields:
-                created = self.client.request(
-                    "POST",
-                    "/v3/marketing/field_definitions",
-                    json={"name": name, "field_type": "Text"},
-                ).json()
-                self._fields[name] = created["id"]
+            if name in RESERVED:
+                continue
+            key = name.casefold()
+            if key not in self._fields:
+                # Just listed: no second look before the create (one after, if need be).
+                self._fields[key] = find_or_create(
+                    self.client,
+                    f"custom field {name!r}",
+                    lambda key=key: self._list_fields().get(key),
+                    lambda name=name: self._create_field(name),
+                    look_first=False,
+                )
+            ids[name] = self._fields[key]
+        return ids
+
+    def _list_fields(self) -> dict[str, str]:
+        """Custom field ids by casefolded name, as SendGrid has them now (kept in `_fields`)."""
+        found = self.client.request("GET", "/v3/marketing/field_definitions").json()
+        self._fields = {f["name"].casefold(): f["id"] for f in found.get("custom_fields", [])}
+        self._fields_listed = True
         return self._fields
+
+    def _create_field(self, name: str) -> str:
+        body = {"name": name, "field_type": "Text"}
+        path = "/v3/marketing/field_definitions"
+        return self.client.request("POST", path, json=body, idempotent=False).json()["id"]
 
     # -- upserts -------------------------------------------------------------------------
     def _contact(self, member: Member, fields: dict[str, str]) -> dict[str, Any]:
