@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance
 
 from tests.conftest import BASE_END, BaseRun, point_settings_at
-from tests.runs import reload_definitions
+from tests.runs import reload_definitions, run_day
 
 CART_AUDIENCES = ("aud_cart_abandonment_1h", "aud_cart_abandonment_24h", "aud_cart_abandonment_3d")
 # Minutes since the last checkout activity -> the step due then (None: too fresh or over).
@@ -81,8 +81,8 @@ def cart_runs(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _run(data: Path, landing: Path):
-    defs = reload_definitions().defs
-    daily, cart = defs.resolve_job_def("daily_refresh"), defs.resolve_job_def("cart_abandonment")
+    module = reload_definitions()
+    cart = module.defs.resolve_job_def("cart_abandonment")
     warehouse = data / "warehouse.duckdb"
     runs = {}
     with DagsterInstance.ephemeral() as instance:
@@ -127,9 +127,7 @@ def _run(data: Path, landing: Path):
 
         # The nightly run of an older day builds the cart steps as of that day's end: older
         # than what the cart job sent, so it must not be published over it.
-        runs["daily"] = daily.execute_in_process(
-            instance=instance, partition_key=BASE_END.isoformat()
-        )
+        runs["daily"] = run_day(module, instance, BASE_END, readouts=False)
         assert runs["daily"].success
         state_after_daily = _state(warehouse)
     return {

@@ -22,7 +22,7 @@ from orchestration.resources.publish import PublishTarget
 from orchestration.settings import Settings
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.esp import ESPS, Esp
-from tests.runs import reload_definitions
+from tests.runs import reload_definitions, run_day
 
 DAY = BASE_END + dt.timedelta(days=1)
 API_KEY = ESPS["klaviyo"].api_key
@@ -61,10 +61,10 @@ def on_klaviyo(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("LIFECYCLE_ESP_POLL_SECONDS", "0.05")
         mp.setenv("LIFECYCLE_ESP_BACKOFF_SECONDS", "0.01")
         mp.setenv("LIFECYCLE_ESP_REQUESTS_PER_MINUTE", "6000")
-        job = reload_definitions().defs.resolve_job_def("daily_refresh")
+        module = reload_definitions()
         try:
             with DagsterInstance.ephemeral() as instance:
-                result = job.execute_in_process(instance=instance, partition_key=DAY.isoformat())
+                result = run_day(module, instance, DAY, readouts=False)
                 logs = "\n".join(
                     str(r.dagster_event or r.user_message) for r in instance.all_logs(result.run_id)
                 )
