@@ -7,7 +7,7 @@ import datetime as dt
 import importlib
 from types import ModuleType
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, AssetSelection, DagsterInstance
 
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 
@@ -73,8 +73,9 @@ def run_day(
     job = module.defs.resolve_job_def("daily_refresh")
     keys = set(job.asset_layer.executable_asset_keys)
     if upstream_of is not None:
-        graph = module.defs.resolve_asset_graph()
-        keys &= graph.get_ancestor_asset_keys(upstream_of, include_self=True)
+        # An ingest asset loads all of its tables at once (orders with their line items).
+        needed = AssetSelection.assets(upstream_of).upstream().required_multi_asset_neighbors()
+        keys &= needed.resolve(module.defs.resolve_asset_graph())
     if not publish:
         keys = {k for k in keys if k.path[0] != "publish"}
     if not (publish and readouts):

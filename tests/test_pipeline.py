@@ -129,7 +129,7 @@ def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
     """`lifecycle demo` as a user runs it: sample generated, whole graph materialized."""
     cli = Path(sys.executable).with_name("lifecycle")
     done = subprocess.run(
-        [str(cli), "demo", "--customers", "120", "--days", "4"],
+        [str(cli), "demo", "--customers", "120", "--days", "7"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -142,7 +142,7 @@ def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
         assert _count(settings.warehouse_path, table) > 0, table
     with DagsterInstance.get() as instance:
         records = instance.fetch_materializations(AssetKey(["raw", "contacts"]), limit=100)
-        assert len(records.records) == 4
+        assert len(records.records) == 7
 
 
 def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
@@ -155,11 +155,11 @@ def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
             return con.execute("select * from marts.customer_rfm order by email").fetchall()
 
     on_the_day = rfm(base_run.warehouse)  # built by the range run ending on BASE_END
-    rfm_key = AssetKey(["marts", "customer_rfm"])
+    # The models only (publishing is not the point; dbt's tests that span marts need them all).
     with DagsterInstance.ephemeral() as instance:
-        assert run_day(module, instance, MIDDLE, upstream_of=rfm_key).success
+        assert run_day(module, instance, MIDDLE, publish=False).success
         assert rfm(warehouse) != on_the_day
-        assert run_day(module, instance, BASE_END, upstream_of=rfm_key).success
+        assert run_day(module, instance, BASE_END, publish=False).success
     assert rfm(warehouse) == on_the_day
 
 
