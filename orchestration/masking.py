@@ -13,8 +13,6 @@ import datetime as dt
 import re
 from typing import Any
 
-import pandas as pd
-
 # The local part of an address inside free text: a run of characters up to an `@` that
 # cannot belong to the surrounding text (quotes, brackets, separators).
 _ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
@@ -57,8 +55,8 @@ def mask_addresses(text: str) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly scalar (pandas and numpy values become Python ones)."""
-    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
-        return None  # also NaN and NaT
+    if _is_missing(value):
+        return None
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
@@ -66,3 +64,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     return value
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN or NaT: the missing values, which alone differ from themselves. (Checked
+    without pandas, so that the HTTP layer, which masks too, does not load it.)"""
+    if value is None or isinstance(value, list | dict | tuple):
+        return value is None
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # an array-like: never a single missing value
+        return False
