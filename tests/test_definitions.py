@@ -33,6 +33,8 @@ EXPECTED_GROUPS = {
     "raw/checkout_line_items": "ingest",
     "raw/email_events": "ingest",
     "raw/contacts": "ingest",
+    "raw/email_events_consent": "ingest",
+    "raw/contacts_consent": "ingest",
     "reference/rfm_segments": "reference",
     "staging/stg_shopify__orders": "staging",
     "staging/stg_shopify__order_line_items": "staging",
@@ -40,6 +42,7 @@ EXPECTED_GROUPS = {
     "staging/stg_shopify__checkout_line_items": "staging",
     "staging/stg_sendgrid__email_events": "staging",
     "staging/stg_shop__contacts": "staging",
+    "staging/stg_landing__consent_signals": "staging",
     "intermediate/int_orders_completed": "intermediate",
     "intermediate/int_customers_summarized": "intermediate",
     "intermediate/int_contacts_unified": "intermediate",
@@ -70,6 +73,7 @@ EXPECTED_GROUPS = {
     **{f"publish/{a}": "publish" for a in AUDIENCES},
     "publish/frequency_caps": "publish",
     "publish/audience_entries": "publish",
+    "publish/opt_out_removals": "publish",
     "marts/holdout_results": "marts",
 }
 
@@ -116,6 +120,12 @@ def test_dbt_sources_are_the_raw_ingestion_assets(defs: Definitions) -> None:
         AssetKey(["publish", "audience_entries"]),
         AssetKey(["intermediate", "int_orders_completed"]),
     }
+    # The suppression-only sync waits for no gate: it reads the consent signals alone, which
+    # no gate holds, so it runs in a run whose gates fail.
+    consent = {AssetKey(["raw", "email_events_consent"]), AssetKey(["raw", "contacts_consent"])}
+    assert graph.get(AssetKey(["publish", "opt_out_removals"])).parent_keys == consent
+    assert not [k for c in consent for k in graph.asset_check_keys if k.asset_key == c]
+    assert graph.get(AssetKey(["staging", "stg_landing__consent_signals"])).parent_keys == consent
     assert graph.get(AssetKey(["marts", "customer_rfm"])).parent_keys == {
         AssetKey(["intermediate", "int_customers_summarized"]),
         AssetKey(["reference", "rfm_segments"]),
@@ -130,6 +140,8 @@ def test_dbt_tests_are_blocking_asset_checks(defs: Definitions) -> None:
     }
     assert ("marts/customer_rfm", "unique_customer_rfm_email") in checks
     assert ("staging/stg_shopify__orders", "unique_stg_shopify__orders_order_id") in checks
+    # A landed opt-out missing from the suppressions holds every audience built from them.
+    assert ("marts/suppressions", "assert_every_landed_opt_out_is_suppressed") in checks
     assert all(c.blocking for c in checks.values())  # every test here has error severity
 
 

@@ -103,6 +103,9 @@ def test_marts_are_identical_on_postgres_and_duckdb(
 ) -> None:
     copied = copy_schema(raw_warehouse, postgres, tmp_path / "csv", "raw")
     assert copied["orders"] > 0 and copied["email_events"] > 0
+    assert copied["email_events_consent"] > 0 and copied["contacts_consent"] > 0
+    # The consent test reads the quarantined rows too.
+    assert sum(copy_schema(raw_warehouse, postgres, tmp_path / "csv", "quarantine").values())
     duck_env = {"LIFECYCLE_WAREHOUSE_PATH": str(raw_warehouse)}
     before_publish = ("--exclude", "tag:readout")
     _dbt_build("duckdb", duck_env, tmp_path / "duck", *before_publish)

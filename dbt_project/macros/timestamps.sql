@@ -2,6 +2,9 @@
     Timestamps: raw sources carry ISO-8601 strings with offsets (Shopify) or epoch seconds
     (SendGrid). Staging turns both into UTC timestamps without time zone; days are counted in
     the shop's time zone. Each macro has a DuckDB and a PostgreSQL implementation.
+    The loader's row rules read the same way (orchestration/ingest/rules.py): text in a
+    common export format (`02/29/2024 10:00`, month first, or `2024/02/29`) is read as UTC,
+    and an epoch of 10^11 or more as milliseconds. Unreadable text is NULL, never an error.
 -#}
 
 {% macro parse_utc_timestamp(expression) -%}
@@ -9,11 +12,25 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_utc_timestamp(expression) -%}
-    timezone('UTC', try_cast({{ expression }} as timestamptz))
+    timezone('UTC', coalesce(
+        try_cast(trim({{ expression }}) as timestamptz),
+        timezone('UTC', try_strptime(trim({{ expression }}), [
+            '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y',
+            '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y/%m/%d'
+        ]))
+    ))
 {%- endmacro %}
 
 {% macro default__parse_utc_timestamp(expression) -%}
-    (cast({{ expression }} as timestamptz) at time zone 'UTC')
+    (case
+        -- to_timestamp reads the wall clock in the session's zone; back to a plain timestamp
+        -- it is that wall clock again, which is UTC here.
+        when trim({{ expression }}) ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}'
+            then cast(to_timestamp(trim({{ expression }}), 'MM/DD/YYYY HH24:MI:SS') as timestamp)
+        when trim({{ expression }}) ~ '^[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}'
+            then cast(to_timestamp(trim({{ expression }}), 'YYYY/MM/DD HH24:MI:SS') as timestamp)
+        else cast({{ expression }} as timestamptz) at time zone 'UTC'
+    end)
 {%- endmacro %}
 
 
@@ -21,12 +38,17 @@
     {{ return(adapter.dispatch('epoch_to_utc_timestamp', 'lifecycle')(expression)) }}
 {%- endmacro %}
 
+{% macro epoch_seconds(expression) -%}
+    case when abs({{ expression }}) >= 100000000000
+        then {{ expression }} / 1000.0 else {{ expression }} end
+{%- endmacro %}
+
 {% macro duckdb__epoch_to_utc_timestamp(expression) -%}
-    timezone('UTC', to_timestamp({{ expression }}))
+    timezone('UTC', to_timestamp({{ epoch_seconds(expression) }}))
 {%- endmacro %}
 
 {% macro default__epoch_to_utc_timestamp(expression) -%}
-    (to_timestamp({{ expression }}) at time zone 'UTC')
+    (to_timestamp({{ epoch_seconds(expression) }}) at time zone 'UTC')
 {%- endmacro %}
 
 
@@ -41,4 +63,18 @@
 
 {% macro default__shop_date(utc_timestamp) -%}
     cast(({{ utc_timestamp }} at time zone 'UTC') at time zone '{{ var("shop_timezone") }}' as date)
+{%- endmacro %}
+
+
+{#- A TIMESTAMPTZ as a UTC timestamp without time zone (the staging convention). -#}
+{% macro utc_of(timestamptz) -%}
+    {{ return(adapter.dispatch('utc_of', 'lifecycle')(timestamptz)) }}
+{%- endmacro %}
+
+{% macro duckdb__utc_of(timestamptz) -%}
+    timezone('UTC', {{ timestamptz }})
+{%- endmacro %}
+
+{% macro default__utc_of(timestamptz) -%}
+    ({{ timestamptz }} at time zone 'UTC')
 {%- endmacro %}

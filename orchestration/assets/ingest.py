@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from orchestration.ingest import SOURCES, LoadResult, SourceSpec, load_days
+from orchestration.ingest.consent import consent_table
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
 from orchestration.resources.warehouse import WAREHOUSE_POOL
@@ -76,6 +77,20 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
         )
         for table in spec.tables
     ]
+    signals = consent_table(spec.name)
+    if signals:
+        # Its own asset, with no gate: the suppression-only sync reads it when a gate holds
+        # the source's rows.
+        specs.append(
+            AssetSpec(
+                key=AssetKey(signals.split(".")),
+                description=f"Consent signals of every landed {spec.name} row, good or "
+                "quarantined, append-only (unsubscribes, complaints, hard bounces, opt-ins).",
+                group_name="ingest",
+                kinds={"duckdb"},
+                metadata={"landing_folder": spec.name},
+            )
+        )
 
     @multi_asset(
         name=f"ingest_{spec.name}",
@@ -111,6 +126,16 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                     metadata=_metadata(
                         result, table.name, total[0][0], _column_schema(con, table.name)
                     ),
+                )
+            if signals:
+                total = con.execute(f"select count(*) from {signals}").fetchall()[0][0]
+                yield MaterializeResult(
+                    asset_key=AssetKey(signals.split(".")),
+                    metadata={
+                        "dagster/row_count": total,
+                        "dagster/table_name": signals,
+                        "signals_recorded_in_run": result.consent_signals,
+                    },
                 )
 
     return _ingest

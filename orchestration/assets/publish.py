@@ -19,9 +19,12 @@ from dagster import (
 
 from orchestration.assets.audiences import AudienceSpec
 from orchestration.assets.dbt import run_date_of
+from orchestration.ingest import SOURCES
+from orchestration.ingest.consent import consent_table
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
 from orchestration.publish.entries import ENTRIES_TABLE, record_entries
+from orchestration.publish.opt_out_removal import OptOutAudience, remove_opted_out
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import WAREHOUSE_POOL
@@ -174,8 +177,60 @@ def build_entries_asset(specs: list[AudienceSpec], shop_timezone: str) -> Assets
     return audience_entries
 
 
+OPT_OUTS_KEY = AssetKey(["publish", "opt_out_removals"])
+
+
+def build_opt_out_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
+    """The suppression-only sync. It depends on the consent signals alone, which no gate
+    holds, so it runs whatever the gates, dbt or the audience syncs do in the same run."""
+    signals = [AssetKey(t.split(".")) for s in SOURCES if (t := consent_table(s.name))]
+    audiences = [OptOutAudience(s.name, s.list_name, s.settings.get("asm_group_id")) for s in specs]
+
+    @asset(
+        key=OPT_OUTS_KEY,
+        deps=signals,
+        group_name="publish",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description="Removes every member with a landed opt-out (unsubscribe, complaint, hard "
+        "bounce, the audience's group) from every published list, even when a gate holds "
+        "the day's audiences: an opt-out is honoured within a day whatever else failed.",
+    )
+    def opt_out_removals(
+        context: AssetExecutionContext,
+        warehouse: DuckDBWarehouse,
+        publish_target: PublishTarget,
+    ) -> MaterializeResult:
+        adapter = publish_target.adapter()
+        with warehouse.connect() as con:
+            reports = remove_opted_out(
+                con, audiences, adapter, context.run.run_id, publish_target.dry_run
+            )
+        removed = sum(r.removes for r in reports.values())
+        confirmed = sum(r.confirmed for r in reports.values())
+        failed = sum(r.failed for r in reports.values())
+        context.log.info(
+            f"opt-outs: {removed} members to remove from {len(reports)} lists at "
+            f"{adapter.name}" + (" (dry run: nothing sent)" if publish_target.dry_run else "")
+        )
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": removed,
+                "target": adapter.name,
+                "removes": removed,
+                "confirmed": confirmed,
+                "failed_members": failed,
+                "dry_run": publish_target.dry_run,
+                **{f"removed: {name}": r.removes for name, r in reports.items()},
+            }
+        )
+
+    return opt_out_removals
+
+
 def build_publish_assets(specs: list[AudienceSpec], shop_timezone: str) -> list[AssetsDefinition]:
     return [
+        build_opt_out_asset(specs),
         build_caps_asset(specs),
         *(build_publish_asset(spec) for spec in specs),
         build_entries_asset(specs, shop_timezone),

@@ -1,7 +1,8 @@
 """Loads one day of one source from the landing folder into its raw tables, idempotently.
 
 A load reads every file of the day with DuckDB's native readers, moves rows that break a row
-rule to quarantine, keeps one row per natural key (the latest version within the day), and
+rule to quarantine, records the consent signals of every row read (good or bad: see
+`consent`), keeps one row per natural key (the latest version within the day), and
 replaces the day's rows in each raw table in one transaction: loading a day twice gives the
 same rows, and a file that cannot be read changes nothing.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ingest.consent import ensure_consent_table, record_consent_signals
 from orchestration.ingest.errors import (
     LandingFileError,
     WarehouseResourceError,
@@ -49,6 +51,7 @@ class LoadResult:
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
+    consent_signals: int = 0  # new signals recorded, from good and quarantined rows alike
     seconds: float = 0.0
 
 
@@ -163,6 +166,7 @@ def load_days(
     files = {p: d for d in days for p in files_by_day[d] if p.stat().st_size > 0}
     ensure_raw_tables(con, spec)
     ensure_quarantine_tables(con, spec.name)
+    ensure_consent_table(con, spec.name)
     arrived = LoadResult(
         source=spec.name,
         days=days,
@@ -259,6 +263,7 @@ def load_days(
                 "where _partition_date in (select day from batch_files)"
             ).fetchall()[0][0]
         quarantine_batch(con, spec, thresholds, batch_id)
+        signals = record_consent_signals(con, spec.name, batch_id)
         record_empty_days(con, spec.name, empty_days, batch_id)
         con.execute("commit")
     except BaseException:
@@ -275,5 +280,6 @@ def load_days(
         rows_quarantined=quarantined,
         quarantined_by_rule=by_rule,
         rows_written=written,
+        consent_signals=signals,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -30,6 +30,19 @@ SENDGRID_EVENTS = (
 )
 CONSENT_STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted", "invalid")
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
+# SendGrid sends epoch seconds; some relays send milliseconds. 10^11 seconds is the year 5138,
+# so a larger number is read as milliseconds (dbt's `epoch_to_utc_timestamp` does the same).
+EPOCH_MILLISECONDS_FROM = 100_000_000_000
+# Text timestamps: ISO 8601 first, then these common export formats, read as UTC (dbt's
+# `parse_utc_timestamp` reads the same ones). Month first: the US order Shopify exports use.
+TEXT_TIMESTAMP_FORMATS = (
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,23 @@ class RowRule:
 
 def _sql_strings(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def epoch_timestamp_sql(epoch: str) -> str:
+    """A TIMESTAMPTZ from epoch seconds or milliseconds."""
+    return (
+        f"to_timestamp(case when abs({epoch}) >= {EPOCH_MILLISECONDS_FROM} "
+        f"then {epoch} / 1000.0 else {epoch} end)"
+    )
+
+
+def text_timestamp_sql(text: str) -> str:
+    """A TIMESTAMPTZ from landed text (ISO 8601 or a common format), NULL if unreadable."""
+    formats = "[" + _sql_strings(TEXT_TIMESTAMP_FORMATS) + "]"
+    return (
+        f"coalesce(try_cast(trim({text}) as timestamptz), "
+        f"timezone('UTC', try_strptime(trim({text}), {formats})))"
+    )
 
 
 def _email_rules(email: str, required: bool) -> list[RowRule]:
@@ -76,8 +106,11 @@ def _timestamp_rules(ts: str, t: QualityThresholds) -> list[RowRule]:
 
 
 def _money_rules(amounts: tuple[str, ...], t: QualityThresholds) -> list[RowRule]:
+    # The suites' format: digits with an optional fraction (no exponent, no NaN, no spaces).
     unreadable = " or ".join(
-        f"({a} is not null and try_cast({a} as decimal(18, 2)) is null)" for a in amounts
+        f"({a} is not null and (try_cast({a} as decimal(18, 2)) is null "
+        f"or not regexp_full_match({a}, '-?[0-9]+([.][0-9]+)?')))"
+        for a in amounts
     )
     negative = " or ".join(f"try_cast({a} as decimal(18, 2)) < 0" for a in amounts)
     currencies = _sql_strings(t.currencies)
@@ -100,7 +133,7 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
         return [
             RowRule("missing_key", "id is null", "no order id"),
             *_email_rules("coalesce(email, customer.email)", required=True),
-            *_timestamp_rules("try_cast(created_at as timestamptz)", t),
+            *_timestamp_rules(text_timestamp_sql("created_at"), t),
             *_money_rules(("total_price", "subtotal_price", "total_discounts"), t),
         ]
     if source == "checkouts":
@@ -108,7 +141,7 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
             RowRule("missing_key", "token is null", "no checkout token"),
             # A checkout without an address is normal (the buyer left before typing it).
             *_email_rules("nullif(trim(coalesce(email, customer.email)), '')", required=False),
-            *_timestamp_rules("try_cast(created_at as timestamptz)", t),
+            *_timestamp_rules(text_timestamp_sql("created_at"), t),
             *_money_rules(("total_price", "subtotal_price", "total_discounts"), t),
         ]
     if source == "email_events":
@@ -120,7 +153,7 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
                 f"lower(event) not in ({_sql_strings(SENDGRID_EVENTS)}) or event is null",
                 "the event type is not a SendGrid Event Webhook type",
             ),
-            *_timestamp_rules("to_timestamp(timestamp)", t),
+            *_timestamp_rules(epoch_timestamp_sql("timestamp"), t),
         ]
     if source == "contacts":
         return [
@@ -131,7 +164,7 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
                 f"not in ({_sql_strings(CONSENT_STATES)}) or email_marketing_consent_state is null",
                 "the consent state is not a Shopify e-mail marketing consent state",
             ),
-            *_timestamp_rules("try_cast(updated_at as timestamptz)", t),
+            *_timestamp_rules(text_timestamp_sql("updated_at"), t),
         ]
     raise KeyError(f"no row rules for source {source!r}")
 

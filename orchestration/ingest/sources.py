@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from orchestration.ingest.rules import EPOCH_MILLISECONDS_FROM, text_timestamp_sql
+
 _CONSENT = "STRUCT(state VARCHAR, opt_in_level VARCHAR, consent_updated_at VARCHAR)"
 _ORDER_CUSTOMER = (
     "STRUCT(id BIGINT, email VARCHAR, first_name VARCHAR, last_name VARCHAR, "
@@ -106,7 +108,7 @@ ORDERS = SourceSpec(
         "discount_codes": "STRUCT(code VARCHAR, amount VARCHAR, type VARCHAR)[]",
     },
     key="id",
-    latest="try_cast(updated_at as timestamptz)",
+    latest=text_timestamp_sql("updated_at"),
     tables=(
         RawTable(
             name="orders",
@@ -114,8 +116,9 @@ ORDERS = SourceSpec(
             select_sql="""
                 select
                     id, name, order_number, email, created_at, updated_at, processed_at,
-                    cancelled_at, cancel_reason, financial_status, fulfillment_status, currency,
-                    presentment_currency, total_line_items_price, subtotal_price,
+                    cancelled_at, cancel_reason, financial_status, fulfillment_status,
+                    upper(trim(currency)) as currency, presentment_currency,
+                    total_line_items_price, subtotal_price,
                     total_discounts, total_tax, total_price, current_total_price, test,
                     source_name,
                     customer.id as customer_id,
@@ -170,7 +173,7 @@ CHECKOUTS = SourceSpec(
         "line_items": _CHECKOUT_LINE,
     },
     key="token",
-    latest="try_cast(updated_at as timestamptz)",
+    latest=text_timestamp_sql("updated_at"),
     tables=(
         RawTable(
             name="checkouts",
@@ -178,7 +181,8 @@ CHECKOUTS = SourceSpec(
             select_sql="""
                 select
                     id, token, cart_token, email, created_at, updated_at, completed_at,
-                    currency, presentment_currency, subtotal_price, total_discounts,
+                    upper(trim(currency)) as currency, presentment_currency, subtotal_price,
+                    total_discounts,
                     total_price, abandoned_checkout_url,
                     customer.id as customer_id,
                     customer.email as customer_email,
@@ -230,9 +234,12 @@ EMAIL_EVENTS = SourceSpec(
         RawTable(
             name="email_events",
             description="SendGrid webhook events as landed, one row per event id and day.",
-            select_sql="""
+            select_sql=f"""
                 select
-                    sg_event_id, sg_message_id, email, event, timestamp,
+                    sg_event_id, sg_message_id, email, lower(trim(event)) as event,
+                    -- Epoch seconds; a relay's milliseconds are divided by 1000.
+                    case when abs(timestamp) >= {EPOCH_MILLISECONDS_FROM}
+                        then timestamp // 1000 else timestamp end as timestamp,
                     -- SendGrid sends one category as a string and several as an array.
                     case when json_type(category) = 'ARRAY'
                         then array_to_string(from_json(category, '["VARCHAR"]'), ',')
@@ -265,14 +272,15 @@ CONTACTS = SourceSpec(
         "updated_at": "VARCHAR",
     },
     key="lower(trim(email))",
-    latest="try_cast(updated_at as timestamptz)",
+    latest=text_timestamp_sql("updated_at"),
     tables=(
         RawTable(
             name="contacts",
             description="Contact export rows as landed (text), one row per e-mail and day.",
             select_sql="""
                 select
-                    customer_id, email, first_name, last_name, email_marketing_consent_state,
+                    customer_id, email, first_name, last_name,
+                    lower(trim(email_marketing_consent_state)) as email_marketing_consent_state,
                     email_marketing_opt_in_level, email_marketing_consent_updated_at, source,
                     birthday, created_at, updated_at,
                     _source_file, _partition_date, _batch_id, _loaded_at,

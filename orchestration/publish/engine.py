@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from orchestration.ingest.consent import opt_outs_sql
 from orchestration.publish.adapters import Adapter, Batch, Member
 from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
 from orchestration.publish.state import ensure_publish_tables, state_filter
@@ -67,7 +68,7 @@ class SyncReport:
     seconds: float = 0.0
 
 
-def _send(
+def send_batch(
     con: duckdb.DuckDBPyConnection,
     adapter: Adapter,
     batch_id: str,
@@ -160,7 +161,7 @@ def sync_audience(
             f"where {where} and status <> 'done' order by plan_id, seq"
         ).fetchall()
         for batch_id, _ in unfinished:
-            _send(con, adapter, batch_id, settings.list_name, report)
+            send_batch(con, adapter, batch_id, settings.list_name, report)
         report.resumed_batches = len(unfinished)
         for plan_id in sorted({p for _, p in unfinished}):
             adapter.finish(audience, plan_id, {"audience": audience, "resumed_by": run_id})
@@ -177,7 +178,11 @@ def sync_audience(
         return report
 
     desired = desired_sql(
-        audience, settings.extra_attributes, settings.capped_table, settings.asm_group_id
+        audience,
+        settings.extra_attributes,
+        settings.capped_table,
+        settings.asm_group_id,
+        opt_outs_sql(con),
     )
     compare(con, desired, where)
     report.desired = con.execute("select count(*) from desired").fetchall()[0][0]
@@ -207,7 +212,7 @@ def sync_audience(
             [run_id],
         ).fetchall()
         for (batch_id,) in planned:
-            _send(con, adapter, batch_id, settings.list_name, report)
+            send_batch(con, adapter, batch_id, settings.list_name, report)
         adapter.finish(
             audience,
             run_id,

@@ -28,9 +28,11 @@ def desired_sql(
     extra_attributes: tuple[str, ...],
     capped_table: str | None,
     asm_group_id: int | None,
+    opt_outs: str,
 ) -> str:
     """The audience's members a target should have: not in the holdout, not held back by the
-    frequency cap, on no suppression list (checked again here, whatever the audience SQL did)."""
+    frequency cap, on no suppression list and with no landed opt-out (`opt_outs`: email,
+    asm_group_id), checked again here whatever the audience SQL and the gates did."""
     attributes = ", ".join(f"{a} := a.{a}" for a in (*ATTRIBUTES, *extra_attributes))
     capped = ""
     if capped_table:
@@ -49,6 +51,9 @@ def desired_sql(
                 and a.email not in (
                     select s.email from {SUPPRESSIONS} s
                     where s.asm_group_id is null{group}
+                )
+                and a.email not in (
+                    select s.email from ({opt_outs}) s where s.asm_group_id is null{group}
                 )
         )
     """

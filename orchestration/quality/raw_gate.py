@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from orchestration.ingest.quarantine import PARTITION_LOADS
+from orchestration.ingest.rules import epoch_timestamp_sql, text_timestamp_sql
 from orchestration.masking import mask_row
 from orchestration.quality.report import (
     SAMPLE_ROWS,
@@ -37,9 +38,9 @@ from orchestration.warehouse_schema import QUARANTINE_SCHEMA, RAW_SCHEMA
 
 # The newest record's time per gated table; contacts change only when people do: no freshness.
 FRESHNESS_SQL = {
-    "orders": "try_cast(created_at as timestamptz)",
-    "checkouts": "try_cast(created_at as timestamptz)",
-    "email_events": "to_timestamp(timestamp)",
+    "orders": text_timestamp_sql("created_at"),
+    "checkouts": text_timestamp_sql("created_at"),
+    "email_events": epoch_timestamp_sql("timestamp"),  # seconds or milliseconds
 }
 
 

@@ -1,6 +1,10 @@
 -- Everyone who must not be mailed, with the reason and since when. asm_group_id is set for
 -- an unsubscribe from one group only; empty means no marketing mail at all.
 -- A later opt-in with consent lifts an unsubscribe; nothing lifts a hard bounce or complaint.
+-- Two paths lead here: the loaded, gated rows (staging), and every consent signal landed, from
+-- quarantined rows and held days too (stg_landing__consent_signals). A contact suppressed by
+-- either is suppressed; `evidence` says which: loaded, quarantined or not_loaded (a held day
+-- or a superseded copy of a row).
 with events as (
     select * from {{ ref('stg_sendgrid__email_events') }}
     where is_valid_email
@@ -70,6 +74,51 @@ complained as (
     group by email
 ),
 
+landed as (
+    select * from {{ ref('stg_landing__consent_signals') }}
+),
+
+landed_withdrawals as (
+    -- An unsubscribe is lifted by a later opt-in of the same scope (a subscribed contact state
+    -- from a good row, or a group resubscribe); a signal whose time is unreadable never is.
+    select
+        w.email,
+        case w.signal
+            when 'group_unsubscribe' then 'group_unsubscribed'
+            when 'spamreport' then 'complained'
+            when 'hard_bounce' then 'hard_bounced'
+            else 'unsubscribed'
+        end as reason,
+        case when w.signal = 'group_unsubscribe' then w.asm_group_id end as asm_group_id,
+        w.signalled_at,
+        w.quarantine_rule,
+        w.source_file
+    from landed w
+    where w.withdraws
+        and not exists (
+            select 1 from landed o
+            where not o.withdraws
+                and o.email = w.email
+                and w.signal in ('unsubscribe', 'unsubscribed', 'group_unsubscribe')
+                and coalesce(o.asm_group_id, -1)
+                    = coalesce(case when w.signal = 'group_unsubscribe' then w.asm_group_id end, -1)
+                and o.signalled_at > w.signalled_at
+        )
+),
+
+landed_suppressions as (
+    select
+        email,
+        reason,
+        asm_group_id,
+        min(signalled_at) as suppressed_since,
+        case when count(quarantine_rule) > 0 then 'quarantined' else 'not_loaded' end
+            as evidence,
+        min(source_file) as evidence_file
+    from landed_withdrawals
+    group by email, reason, asm_group_id
+),
+
 no_consent as (
     select email, 'no_consent' as reason, cast(null as {{ dbt.type_int() }}) as asm_group_id,
         consent_updated_at as suppressed_since
@@ -77,7 +126,7 @@ no_consent as (
     where consent_state not in ('subscribed', 'unsubscribed')
 ),
 
-final as (
+staged as (
     select * from unsubscribed
     union all
     select * from group_unsubscribed
@@ -87,6 +136,22 @@ final as (
     select * from complained
     union all
     select * from no_consent
+),
+
+final as (
+    select
+        coalesce(s.email, l.email) as email,
+        coalesce(s.reason, l.reason) as reason,
+        coalesce(s.asm_group_id, l.asm_group_id) as asm_group_id,
+        case when s.email is not null then s.suppressed_since else l.suppressed_since end
+            as suppressed_since,
+        case when s.email is not null then 'loaded' else l.evidence end as evidence,
+        case when s.email is null then l.evidence_file end as evidence_file
+    from staged s
+    full outer join landed_suppressions l
+        on l.email = s.email
+        and l.reason = s.reason
+        and coalesce(l.asm_group_id, -1) = coalesce(s.asm_group_id, -1)
 )
 
 select
@@ -95,5 +160,7 @@ select
     email,
     reason,
     asm_group_id,
-    suppressed_since
+    suppressed_since,
+    evidence,
+    evidence_file
 from final
