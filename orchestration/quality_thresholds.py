@@ -31,6 +31,11 @@ class QualityThresholds(ConfigurableResource):
         "rows on, so one bad row on a quiet day does not stop the pipeline "
         "(LIFECYCLE_QUARANTINE_MIN_ROWS).",
     )
+    reland_max_shrink: float = Field(
+        default=0.0,
+        description="The share of its rows a day may lose when it is landed again before its "
+        "gate fails (LIFECYCLE_RELAND_MAX_SHRINK; 1 accepts any smaller file).",
+    )
     clock_skew_minutes: int = Field(
         default=60,
         description="How far past now a timestamp may lie before it is 'in the future' "

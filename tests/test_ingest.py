@@ -230,3 +230,72 @@ def test_running_out_of_memory_is_a_resource_error_not_a_bad_file(tmp_path: Path
         ).fetchall()[0][0]
         if written:
             assert con.execute("select count(*) from raw.email_events").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("codec", ["gz", "zst"])
+def test_a_truncated_compressed_file_is_refused_by_name(con, landing: Path, codec: str) -> None:
+    """DuckDB reads a truncated zstd file as no rows without an error: refused instead, and a
+    truncated gzip file no longer crashes the error reporter."""
+    _load(con, EMAIL_EVENTS, landing, [DAY_1])
+    before = _rows(con, "email_events")
+    folder = landing / "email_events" / f"day={DAY_1}"
+    plain = next(folder.glob("*.jsonl"))
+    data = plain.read_bytes()
+    packed = gzip.compress(data) if codec == "gz" else zstandard.compress(data)
+    plain.unlink()
+    (folder / f"{plain.name}.{codec}").write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(
+        LandingFileError, match=rf"{plain.name}\.{codec}: the \w+ stream is truncated"
+    ):
+        _load(con, EMAIL_EVENTS, landing, [DAY_1])
+    assert _rows(con, "email_events") == before
+
+
+def test_a_row_with_an_extra_field_is_refused_in_a_run_of_many_days(con, landing: Path) -> None:
+    """Over several days at once, a sniffing reader took such a row for the header and read
+    the whole file as nothing; each file is read with its own header instead."""
+    path = next((landing / "contacts" / f"day={DAY_2}").glob("*.csv"))
+    lines = path.read_text().splitlines()
+    lines[2] += ",surprise"
+    path.write_text("\n".join(lines) + "\n")
+    days = [DAY_1 - dt.timedelta(days=3), DAY_1, DAY_2]
+    with pytest.raises(LandingFileError, match=rf"day={DAY_2}/.*line 3: 12 fields"):
+        _load(con, CONTACTS, landing, days)
+
+
+def test_a_bom_is_read_and_a_semicolon_export_gets_a_hint(con, landing: Path) -> None:
+    path = next((landing / "contacts" / f"day={DAY_1}").glob("*.csv"))
+    text = path.read_text()
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert _load(con, CONTACTS, landing, [DAY_1]).rows_read == text.count("\n") - 1
+    path.write_text(text.replace(",", ";"))
+    with pytest.raises(LandingFileError, match=r"looks separated by ';'"):
+        _load(con, CONTACTS, landing, [DAY_1])
+
+
+def test_a_file_name_is_never_read_as_a_pattern(con, landing: Path) -> None:
+    folder = landing / "email_events" / f"day={DAY_1}"
+    shutil.copy(next(folder.glob("*.jsonl")), folder / "events*.jsonl")
+    with pytest.raises(LandingFileError, match=r"events\*\.jsonl: the file name holds \*"):
+        _load(con, EMAIL_EVENTS, landing, [DAY_1])
+
+
+def test_what_the_loader_does_not_take_is_reported(landing: Path, tmp_path: Path) -> None:
+    zone = LandingZone(root=str(landing))
+    folder = landing / "email_events" / f"day={DAY_1}"
+    taken = zone.files("email_events", DAY_1, EMAIL_EVENTS.suffixes)
+    shutil.copy(taken[0], folder / "more.JSONL")
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text("{}\n")
+    (folder / "linked.jsonl").symlink_to(outside)
+    (folder / ".partial.jsonl").write_text("{}\n")
+    (landing / "email_events" / "day=2024-3-5").mkdir()
+    (landing / "email_events" / "backup").mkdir()
+    assert zone.files("email_events", DAY_1, EMAIL_EVENTS.suffixes) == taken
+    skipped = zone.skipped("email_events", DAY_1, EMAIL_EVENTS.suffixes)
+    assert skipped == [
+        f"day={DAY_1}/linked.jsonl (a symbolic link leading out of the landing folder)",
+        f"day={DAY_1}/more.JSONL (not a .jsonl / .ndjson / .json file, optionally .gz or .zst "
+        "(case counts))",
+    ]
+    assert zone.stray_folders("email_events") == ["backup", "day=2024-3-5"]

@@ -230,3 +230,57 @@ def test_today_and_the_end_of_a_day_are_the_shops() -> None:
     assert day_end(dt.date(2024, 5, 10), "Europe/Berlin") == dt.datetime(
         2024, 5, 10, 22, 0, tzinfo=dt.UTC
     )
+
+
+def test_row_rules_and_suites_agree_on_normalised_values(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    """What the row rules accept, the suite accepts: lower-case currencies, event types and
+    consent states are normalised at load, and amounts the suite's format refuses (`1e3`,
+    `NaN`, a space) are quarantined, so the gate holds no good day for them."""
+    good = _a_good_order(small_shop)
+    amounts = {"1e3": "invalid_amount", "NaN": "invalid_amount", " 12.50": "invalid_amount"}
+    rows = [{**good, "currency": "usd"}] + [
+        {**good, "id": good["id"] + i + 1, "total_price": value} for i, value in enumerate(amounts)
+    ]
+    con, result = _load(tmp_path, ORDERS, rows)
+    assert result.quarantined_by_rule == {"invalid_amount": 3}
+    assert con.execute("select currency from raw.orders").fetchall() == [("USD",)]
+    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1", "UTC")
+    assert report.failures == []  # 3 quarantined rows stay under LIFECYCLE_QUARANTINE_MIN_ROWS
+
+
+def test_an_event_time_in_milliseconds_is_stored_in_seconds(tmp_path: Path) -> None:
+    """A millisecond epoch used to be quarantined as a date in the year 56000 (and crashed the
+    gate's freshness rule); it loads as seconds, and the gate passes its suite."""
+    at = int(dt.datetime(2024, 3, 5, 12, tzinfo=dt.UTC).timestamp())
+    event = {"email": "Ann@Example.com", "timestamp": at * 1000, "event": "Unsubscribe",
+             "sg_event_id": "ev-1", "sg_message_id": "m-1"}  # fmt: skip
+    con, result = _load(tmp_path, EMAIL_EVENTS, [event])
+    assert result.rows_quarantined == 0
+    assert con.execute("select timestamp, event from raw.email_events").fetchall() == [
+        (at, "unsubscribe")
+    ]
+    report = run_gate(con, "email_events", DAY, DAY, QualityThresholds(), "run-1", "UTC")
+    assert [f.rule for f in report.failures] == []
+
+
+def test_a_day_landed_again_with_fewer_rows_fails_until_accepted(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    good = _a_good_order(small_shop)
+    rows = [{**good, "id": good["id"] + i} for i in range(10)]
+    con, _ = _load(tmp_path, ORDERS, rows)
+    folder = tmp_path / "landing" / "orders" / f"day={DAY}"
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
+    files, root = {DAY: [folder / "part.jsonl"]}, tmp_path / "landing"
+    load_days(con, ORDERS, files, root, "batch-2", QualityThresholds())
+    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-2", "UTC")
+    [failure] = [f for f in report.failures if f.rule == "relanded_smaller"]
+    assert failure.message.startswith(
+        f"{DAY}: landed again with 4 rows where the load before read 10 (60% fewer)"
+    )
+    assert "LIFECYCLE_RELAND_MAX_SHRINK" in failure.message
+    accepting = QualityThresholds(reland_max_shrink=0.6)
+    report = run_gate(con, "orders", DAY, DAY, accepting, "run-3", "UTC")
+    assert "relanded_smaller" not in {f.rule for f in report.failures}

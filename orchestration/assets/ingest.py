@@ -107,6 +107,14 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
     ):
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         files = {day: landing.files(spec.name, day, spec.suffixes) for day in days}
+        skipped = [s for day in days for s in landing.skipped(spec.name, day, spec.suffixes)]
+        stray = landing.stray_folders(spec.name)
+        if skipped:
+            context.log.warning(f"{spec.name}: not loaded: {'; '.join(skipped)}")
+        if stray:
+            context.log.warning(
+                f"{spec.name}: folders never read (not day=YYYY-MM-DD): {', '.join(stray)}"
+            )
         with warehouse.connect() as con:
             result = load_days(con, spec, files, Path(landing.root), context.run.run_id, quality)
             if result.rows_quarantined:
@@ -123,9 +131,15 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 total = con.execute(f"select count(*) from {RAW_SCHEMA}.{table.name}").fetchall()
                 yield MaterializeResult(
                     asset_key=raw_asset_key(table.name),
-                    metadata=_metadata(
-                        result, table.name, total[0][0], _column_schema(con, table.name)
-                    ),
+                    metadata={
+                        **_metadata(
+                            result, table.name, total[0][0], _column_schema(con, table.name)
+                        ),
+                        "files_not_loaded": MetadataValue.md(
+                            "\n".join(f"- `{s}`" for s in skipped) or "(none)"
+                        ),
+                        "folders_never_read": ", ".join(stray) or "(none)",
+                    },
                 )
             if signals:
                 total = con.execute(f"select count(*) from {signals}").fetchall()[0][0]

@@ -6,9 +6,13 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 
 import zstandard
+
+CHUNK_BYTES = 1 << 20
+GLOB_CHARACTERS = frozenset("*?[]{}")
 
 
 class LandingFileError(ValueError):
@@ -36,6 +40,65 @@ class WarehouseResourceError(RuntimeError):
             "memory (LIFECYCLE_DUCKDB_MEMORY_LIMIT) or fewer threads (LIFECYCLE_DUCKDB_THREADS), "
             "or load fewer days in one run, then re-run the partition."
         )
+
+
+def find_compression_problem(path: Path) -> str | None:
+    """A gzip or zstd file that is corrupt or ends inside its compressed stream.
+
+    DuckDB reads a truncated zstd file as no rows at all, without an error (and a truncated
+    gzip file as the rows before the cut), so each compressed file is decompressed to its end
+    once, and the output thrown away, before it is read.
+    """
+    suffix = path.suffix.lower()
+    codec = {".gz": "gzip", ".zst": "zstd"}.get(suffix)
+    if codec is None:
+        return None
+    try:
+        complete = _gzip_complete(path) if codec == "gzip" else _zstd_complete(path)
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        return f"the {codec} data is corrupt ({exc}); export or upload the file again"
+    if not complete:
+        return (
+            f"the {codec} stream is truncated: the file ends inside its compressed data "
+            "(an interrupted upload?); upload the complete file again"
+        )
+    return None
+
+
+def _gzip_complete(path: Path) -> bool:
+    with gzip.open(path, "rb") as fh:
+        try:
+            while fh.read(CHUNK_BYTES):
+                pass
+        except EOFError:
+            return False
+    return True
+
+
+def _zstd_complete(path: Path) -> bool:
+    """True when the file is whole zstd frames (one or more, back to back)."""
+    decompressor = zstandard.ZstdDecompressor()
+    frame, complete = decompressor.decompressobj(), False
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            while chunk:
+                frame.decompress(chunk)
+                complete = frame.eof
+                chunk = frame.unused_data if frame.eof else b""
+                if frame.eof:
+                    frame = decompressor.decompressobj()
+    return complete
+
+
+def pattern_in_name(path: Path) -> str | None:
+    """A file name DuckDB would read as a glob pattern (and so read other files)."""
+    found = sorted(set(path.name) & GLOB_CHARACTERS)
+    if not found:
+        return None
+    return (
+        f"the file name holds {' '.join(found)}, which the reader would take for a pattern "
+        "matching other files; rename the file without them"
+    )
 
 
 def _open_text(path: Path) -> io.BufferedReader:
@@ -72,7 +135,7 @@ def find_json_problem(path: Path) -> tuple[int, str] | None:
 def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file; reads the first line only."""
     with _open_text(path) as fh:
-        first = fh.readline().decode("utf-8", errors="replace")
+        first = fh.readline().decode("utf-8-sig", errors="replace")  # a BOM is not a name
     return next(csv.reader([first]), [])
 
 
@@ -81,7 +144,11 @@ def find_missing_csv_columns(path: Path, required: tuple[str, ...]) -> tuple[int
     header = csv_header(path)
     missing = [c for c in required if c not in header]
     if header and missing:
-        return 1, f"missing column(s) {', '.join(missing)} in the header"
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+            hint = "; the header is one field: the file looks separated by ';', tab or '|', "
+            hint += "but contact exports must be comma-separated"
+        return 1, f"missing column(s) {', '.join(missing)} in the header{hint}"
     return None
 
 

@@ -18,19 +18,19 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest.consent import ensure_consent_table, record_consent_signals
-from orchestration.ingest.errors import (
-    LandingFileError,
-    WarehouseResourceError,
-    csv_header,
-    find_csv_problem,
-    find_json_problem,
-    find_missing_csv_columns,
-)
+from orchestration.ingest.errors import WarehouseResourceError
 from orchestration.ingest.quarantine import (
     ensure_quarantine_tables,
     flag_batch,
     quarantine_batch,
     record_empty_days,
+)
+from orchestration.ingest.readers import (
+    check_files,
+    days_label,
+    explain_failure,
+    reader_sql,
+    relative,
 )
 from orchestration.ingest.sources import SourceSpec
 from orchestration.quality_thresholds import QualityThresholds
@@ -53,70 +53,6 @@ class LoadResult:
     empty_files: int = 0
     consent_signals: int = 0  # new signals recorded, from good and quarantined rows alike
     seconds: float = 0.0
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
-def _reader_sql(spec: SourceSpec, files: list[Path]) -> str:
-    paths = _sql_list([str(p) for p in files])
-    if spec.file_format == "json":
-        columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in spec.columns.items()) + "}"
-        return (
-            f"read_json({paths}, format = 'newline_delimited', columns = {columns}, "
-            "filename = '_file', maximum_object_size = 16777216)"
-        )
-    return (
-        f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, "
-        "filename = '_file', strict_mode = true)"
-    )
-
-
-def _explain_failure(
-    spec: SourceSpec, files: dict[Path, dt.date], root: Path, exc: Exception
-) -> LandingFileError:
-    """Find the file and line behind a reader error; fall back to DuckDB's own words."""
-    for path, day in files.items():
-        if spec.file_format == "json":
-            problem = find_json_problem(path)
-        else:
-            problem = find_csv_problem(path, spec.required_columns)
-        if problem:
-            return LandingFileError(_relative(path, root), problem[0], problem[1], day.isoformat())
-    culprit = next((p for p in files if str(p.resolve()) in str(exc)), None)
-    name = _relative(culprit, root) if culprit else f"{spec.name}/day=*"
-    reason = str(exc).split("\n")[0]
-    return LandingFileError(name, None, f"DuckDB could not read it: {reason}", _days_label(files))
-
-
-def _days_label(files: dict[Path, dt.date]) -> str:
-    """The partitions of a batch of files: one day, or the first and last."""
-    days = sorted(set(files.values()))
-    return days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-
-
-def _check_csv_headers(
-    spec: SourceSpec, files: dict[Path, dt.date], root: Path
-) -> dict[Path, list[str]]:
-    """Refuse a CSV without a required column before reading it (DuckDB would read NULLs);
-    return the columns each file has beyond the source's, which are not loaded."""
-    unexpected = {}
-    for path, day in files.items():
-        problem = find_missing_csv_columns(path, spec.required_columns)
-        if problem:
-            raise LandingFileError(_relative(path, root), problem[0], problem[1], day.isoformat())
-        extra = [c for c in csv_header(path) if c not in spec.columns]
-        if extra:
-            unexpected[path] = extra
-    return unexpected
 
 
 def _typed_empty_batch(spec: SourceSpec) -> str:
@@ -170,7 +106,7 @@ def load_days(
     arrived = LoadResult(
         source=spec.name,
         days=days,
-        files=[_relative(p, landing_root) for p in every_file],
+        files=[relative(p, landing_root) for p in every_file],
         empty_files=len(every_file) - len(files),
     )
     # Days whose files are all empty keep their rows, but the gate hears of them (volume).
@@ -178,7 +114,10 @@ def load_days(
     if not files:
         record_empty_days(con, spec.name, empty_days, batch_id)
         return arrived
-    unexpected = _check_csv_headers(spec, files, landing_root) if spec.file_format == "csv" else {}
+    headers = check_files(spec, files, landing_root)
+    # CSV columns the source does not define are not loaded; the gate warns of them.
+    unexpected = {p: [c for c in h if c not in spec.columns] for p, h in headers.items()}
+    unexpected = {p: extra for p, extra in unexpected.items() if extra}
     con.execute(
         "create or replace temp table batch_files "
         "(path varchar, day date, unexpected_columns varchar)"
@@ -189,7 +128,7 @@ def load_days(
             (
                 str(p.resolve()),
                 d,
-                f"{_relative(p, landing_root)}: {', '.join(unexpected[p])}"
+                f"{relative(p, landing_root)}: {', '.join(unexpected[p])}"
                 if p in unexpected
                 else None,
             )
@@ -207,7 +146,7 @@ def load_days(
                 f.day as _partition_date,
                 replace(r._file, '{root_prefix.replace("'", "''")}', '') as _source_file,
                 row_number() over () as _row,
-            from {_reader_sql(spec, [p.resolve() for p in files])} r
+            from {reader_sql(spec, headers, list(files))} r
             join batch_files f on f.path = r._file
             """
         )
@@ -215,9 +154,9 @@ def load_days(
         # A limit of the machine, not of the files: reading them one by one to find a culprit
         # would only blame an innocent file.
         what = f"{len(files)} {spec.name} file(s)"
-        raise WarehouseResourceError(what, _days_label(files), str(exc).split("\n")[0]) from exc
+        raise WarehouseResourceError(what, days_label(files), str(exc).split("\n")[0]) from exc
     except duckdb.Error as exc:
-        raise _explain_failure(spec, files, landing_root, exc) from exc
+        raise explain_failure(spec, files, landing_root, exc) from exc
 
     flag_batch(con, spec, thresholds)
     con.execute(

@@ -4,8 +4,9 @@ Four kinds of rule, all over the new partitions only:
 - the column contract (names and DuckDB types, the suite's `meta.column_types`), in DuckDB;
 - the table's Great Expectations suite (keys, nulls, value sets, formats, ranges), on
   DataFrames of the columns it names, at most `validation_chunk_rows` rows each, whole days;
-- per partition, in DuckDB: the quarantined share (from the loads' record), columns a CSV
-  had beyond the source's (a warning), the row count against the trailing partitions;
+- per partition, in DuckDB: the quarantined share (from the loads' record), a day landed
+  again with fewer rows than before, columns a CSV had beyond the source's (a warning), the
+  row count against the trailing partitions (`orchestration.quality.load_checks`);
 - the freshness of the newest record at the end of the run's last day.
 Each failure says what, where and how much, with a few masked sample rows. The outcome per
 partition is recorded in `quality.gate_results` (`orchestration.quality.report`).
@@ -14,17 +15,13 @@ partition is recorded in `quality.gate_results` (`orchestration.quality.report`)
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
-from typing import Any
 
 import duckdb
 
-from orchestration.ingest.quarantine import PARTITION_LOADS
 from orchestration.ingest.rules import epoch_timestamp_sql, text_timestamp_sql
-from orchestration.masking import mask_row
+from orchestration.quality.load_checks import check_loads
 from orchestration.quality.report import (
-    SAMPLE_ROWS,
     Failure,
     GateReport,
     days_between,
@@ -34,7 +31,7 @@ from orchestration.quality.suite_checks import check_column_contract, validate_s
 from orchestration.quality.suites import load_suite_file, suite_path
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.shop_time import day_end
-from orchestration.warehouse_schema import QUARANTINE_SCHEMA, RAW_SCHEMA
+from orchestration.warehouse_schema import RAW_SCHEMA
 
 # The newest record's time per gated table; contacts change only when people do: no freshness.
 FRESHNESS_SQL = {
@@ -62,7 +59,7 @@ def run_gate(
     suite = load_suite_file(suite_path(f"raw_{table}"))
     counts = _partition_counts(con, table, start, end, thresholds.volume_window_days)
     check_column_contract(con, RAW_SCHEMA, table, suite, report)
-    loaded = _check_loads(con, table, start, end, thresholds, report)
+    loaded = check_loads(con, table, start, end, thresholds, report)
     _check_volume(counts, loaded, start, thresholds, report, open_day)
     check_freshness(con, table, end, thresholds, shop_timezone, report)
     if not any(f.rule == "column_contract" for f in report.failures):
@@ -96,83 +93,6 @@ def _partition_counts(
         [first, end, first, end, window],
     ).fetchall()
     return [(d, n, bool(full)) for d, n, full in rows]
-
-
-def _check_loads(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    start: dt.date,
-    end: dt.date,
-    t: QualityThresholds,
-    report: GateReport,
-) -> set[dt.date]:
-    """Judge the latest load of each day of the run; returns the days that had a load."""
-    loads = con.execute(
-        f"""
-        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar,
-            unexpected_columns
-        from (
-            select *, row_number() over (
-                partition by partition_date order by loaded_at desc
-            ) as recency
-            from {PARTITION_LOADS}
-            where source = ? and partition_date between ? and ?
-        )
-        where recency = 1
-        order by partition_date
-        """,
-        [table, start, end],
-    ).fetchall()
-    for day, read, quarantined, by_rule, unexpected in loads:
-        if unexpected:
-            report.failures.append(
-                Failure(
-                    "unexpected_columns",
-                    f"{day}: column(s) the source does not define, not loaded: {unexpected}. "
-                    "If they matter, add them to the source's spec; if a column was renamed, "
-                    "fix the export.",
-                    (day,),
-                    observed=unexpected,
-                    severity="warning",
-                )
-            )
-        share = quarantined / read if read else 0.0
-        report.quarantined_rows += quarantined
-        report.max_quarantine_share = max(report.max_quarantine_share, share)
-        if share <= t.quarantine_tolerance or quarantined < t.quarantine_min_rows:
-            continue
-        rules = ", ".join(f"{r} {n}" for r, n in json.loads(by_rule).items())
-        report.failures.append(
-            Failure(
-                "quarantine_share",
-                f"{day}: {quarantined} of {read} rows ({share:.1%}) quarantined ({rules}); "
-                f"the tolerance is {t.quarantine_tolerance:.1%}. The good rows are loaded but "
-                f"held from the models: fix the landing file and re-run the day, or raise "
-                "LIFECYCLE_QUARANTINE_TOLERANCE.",
-                (day,),
-                observed=round(share, 4),
-                samples=_quarantine_samples(con, table, day),
-            )
-        )
-    return {day for day, *_ in loads}
-
-
-def _quarantine_samples(
-    con: duckdb.DuckDBPyConnection, table: str, day: dt.date
-) -> tuple[dict[str, Any], ...]:
-    rows = con.execute(
-        f"""
-        select rule, _source_file, record_key, record ->> 'email'
-        from {QUARANTINE_SCHEMA}.{table}
-        where _partition_date = ? and released_at is null
-        order by quarantined_at desc
-        limit {SAMPLE_ROWS}
-        """,
-        [day],
-    ).fetchall()
-    return tuple(
-        mask_row({"rule": r, "source_file": f, "key": k, "email": e}) for r, f, k, e in rows
-    )
 
 
 def _check_volume(

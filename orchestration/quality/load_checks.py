@@ -1,0 +1,117 @@
+"""The gate's rules over the record of each load (`quality.partition_loads`): the share of a
+day's rows quarantined, a day landed again with fewer rows than its load before, and CSV
+columns the source does not define."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+
+from orchestration.ingest.quarantine import PARTITION_LOADS
+from orchestration.masking import mask_row
+from orchestration.quality.report import SAMPLE_ROWS, Failure, GateReport
+from orchestration.quality_thresholds import QualityThresholds
+from orchestration.warehouse_schema import QUARANTINE_SCHEMA
+
+
+def check_loads(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    start: dt.date,
+    end: dt.date,
+    t: QualityThresholds,
+    report: GateReport,
+) -> set[dt.date]:
+    """Judge the latest load of each day of the run; returns the days that had a load."""
+    loads = con.execute(
+        f"""
+        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar,
+            unexpected_columns, previous_read
+        from (
+            select *,
+                row_number() over newest_first as recency,
+                lead(rows_read) over newest_first as previous_read,
+            from {PARTITION_LOADS}
+            where source = ? and partition_date between ? and ?
+            window newest_first as (partition by partition_date order by loaded_at desc)
+        )
+        where recency = 1
+        order by partition_date
+        """,
+        [table, start, end],
+    ).fetchall()
+    for day, read, quarantined, by_rule, unexpected, previous in loads:
+        _check_relanding(day, read, previous, t, report)
+        if unexpected:
+            report.failures.append(
+                Failure(
+                    "unexpected_columns",
+                    f"{day}: column(s) the source does not define, not loaded: {unexpected}. "
+                    "If they matter, add them to the source's spec; if a column was renamed, "
+                    "fix the export.",
+                    (day,),
+                    observed=unexpected,
+                    severity="warning",
+                )
+            )
+        share = quarantined / read if read else 0.0
+        report.quarantined_rows += quarantined
+        report.max_quarantine_share = max(report.max_quarantine_share, share)
+        if share <= t.quarantine_tolerance or quarantined < t.quarantine_min_rows:
+            continue
+        rules = ", ".join(f"{r} {n}" for r, n in json.loads(by_rule).items())
+        report.failures.append(
+            Failure(
+                "quarantine_share",
+                f"{day}: {quarantined} of {read} rows ({share:.1%}) quarantined ({rules}); "
+                f"the tolerance is {t.quarantine_tolerance:.1%}. The good rows are loaded but "
+                f"held from the models: fix the landing file and re-run the day, or raise "
+                "LIFECYCLE_QUARANTINE_TOLERANCE.",
+                (day,),
+                observed=round(share, 4),
+                samples=quarantine_samples(con, table, day),
+            )
+        )
+    return {day for day, *_ in loads}
+
+
+def quarantine_samples(
+    con: duckdb.DuckDBPyConnection, table: str, day: dt.date
+) -> tuple[dict[str, Any], ...]:
+    rows = con.execute(
+        f"""
+        select rule, _source_file, record_key, record ->> 'email'
+        from {QUARANTINE_SCHEMA}.{table}
+        where _partition_date = ? and released_at is null
+        order by quarantined_at desc
+        limit {SAMPLE_ROWS}
+        """,
+        [day],
+    ).fetchall()
+    return tuple(
+        mask_row({"rule": r, "source_file": f, "key": k, "email": e}) for r, f, k, e in rows
+    )
+
+
+def _check_relanding(
+    day: dt.date, read: int, previous: int | None, t: QualityThresholds, report: GateReport
+) -> None:
+    """A day landed again with fewer rows than its load before lost the difference from raw
+    (its consent signals are kept): blocking until someone says the smaller file is right."""
+    if previous is None or read >= previous * (1 - t.reland_max_shrink):
+        return
+    report.failures.append(
+        Failure(
+            "relanded_smaller",
+            f"{day}: landed again with {read} rows where the load before read {previous} "
+            f"({(previous - read) / previous:.0%} fewer); those rows are gone from raw. If the "
+            "new file is incomplete, land the complete one and re-run the day; if it is right, "
+            "re-run the day with LIFECYCLE_RELAND_MAX_SHRINK raised (the share of rows a day "
+            f"may lose, now {t.reland_max_shrink:.0%}).",
+            (day,),
+            observed=read,
+        )
+    )
