@@ -10,6 +10,7 @@ from orchestration.assets import (
     build_publish_assets,
 )
 from orchestration.assets.audiences import audience_specs
+from orchestration.assets.publish import MEMBER_FAILURES_SPEC
 from orchestration.assets.quality import HELD_PARTITIONS_SPEC
 from orchestration.dbt_project import load_manifest
 from orchestration.jobs import build_cart_job, daily_refresh
@@ -29,6 +30,7 @@ defs = Definitions(
     assets=[
         *build_ingest_assets(partitions),
         HELD_PARTITIONS_SPEC,
+        MEMBER_FAILURES_SPEC,
         dbt_models,
         dbt_readouts,
         *build_publish_assets(audiences, settings.timezone),

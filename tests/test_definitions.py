@@ -74,6 +74,7 @@ EXPECTED_GROUPS = {
     "publish/frequency_caps": "publish",
     "publish/audience_entries": "publish",
     "publish/opt_out_removals": "publish",
+    "publish/member_failures": "publish",
     "marts/holdout_results": "marts",
 }
 

@@ -42,11 +42,17 @@ def test_consent_is_one_way(tmp_path: Path) -> None:
         assert server.members[subscriber_hash("p1@example.com")]["status"] == "unsubscribed"
         assert server.members[subscriber_hash("p2@example.com")]["status"] == "cleaned"
         assert server.members[subscriber_hash("p3@example.com")]["status"] == "subscribed"
-        # Compliance state and forgotten addresses are failed members, never published.
-        assert set(failures) == {"p4@example.com", "p5@example.com"}
+        # Compliance state and forgotten addresses are failed members, never published; so
+        # are the unsubscribed and cleaned ones, with the status Mailchimp answered (they
+        # reach marts.suppressions as esp_status), kept out of the segment.
+        assert set(failures) == {f"p{i}@example.com" for i in (1, 2, 4, 5)}
+        assert failures["p1@example.com"] == "esp_status: unsubscribed"
+        assert failures["p2@example.com"] == "esp_status: cleaned"
         assert "compliance state" in failures["p4@example.com"]
         assert "permanently deleted" in failures["p5@example.com"]
-        assert report.failed == 2
+        assert report.failed == 4
+        assert report.confirmed == len(people) - 4
+        assert server.segment_members(LIST) == {p["email"] for p in people} - set(failures)
         # Leaving an audience takes the tag off; the contact stays, with its status.
         with duckdb.connect(str(path)) as con:
             con.execute(f"delete from audiences.{AUDIENCE} where email = 'p3@example.com'")

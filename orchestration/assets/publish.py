@@ -12,6 +12,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     Failure,
     MaterializeResult,
     asset,
@@ -52,6 +53,16 @@ def _metadata(report: SyncReport) -> dict:
 
 
 CAPS_KEY = AssetKey(["publish", "frequency_caps"])
+# What the targets refused or reported as not mailable, as the lineage shows it: a table every
+# sync appends to (never materialized on its own) that marts.suppressions reads as the source
+# publish.member_failures, so an ESP's unsubscribe reaches the next day's suppressions.
+MEMBER_FAILURES_SPEC = AssetSpec(
+    key=AssetKey(["publish", "member_failures"]),
+    group_name="publish",
+    kinds={"duckdb"},
+    description="Members a target refused or reported unsubscribed or cleaned (esp_status), "
+    "per batch; written by every publish asset.",
+)
 
 
 def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:

@@ -38,6 +38,11 @@ class Batch:
     members: tuple[Member, ...]
 
 
+# A failed member's reason when the target says it cannot be mailed: `esp_status: <status>`.
+# `publish.member_failures` keeps it; the unsubscribed and cleaned feed marts.suppressions.
+ESP_STATUS = "esp_status"
+
+
 @dataclass(frozen=True)
 class BatchResult:
     confirmed: tuple[str, ...]

@@ -10,6 +10,10 @@
 Consent is one-way: members carry `status_if_new` (the consent we hold: audiences contain only
 contacts whose recorded consent lets us mail them) and never `status`, so an existing
 unsubscribed, cleaned or pending contact is never resubscribed, and nobody is unsubscribed.
+Such a member is not published either: the upsert's answer gives each member's status, and
+one that is not `subscribed` is a failed member (`esp_status: unsubscribed`, `cleaned`, ...),
+left out of the segment and never counted as confirmed; the unsubscribed and cleaned ones
+reach `marts.suppressions` (reason `esp_status`).
 Merge fields are created once per audience if missing (`MERGE_FIELDS`; text fields). A segment
 or merge field whose creation lost its answer, or that Mailchimp says exists already, is
 looked up again rather than created twice (`find_or_create`).
@@ -21,12 +25,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.adapters import ESP_STATUS, Batch, BatchResult, Member
 from orchestration.publish.esp import chunks, find_or_create
 from orchestration.publish.http import ApiClient, RetryPolicy
 
 MAX_MEMBERS_PER_CALL = 500
 NEW_MEMBER_STATUS = "subscribed"
+MAILABLE_STATUS = "subscribed"  # unsubscribed, cleaned, pending, transactional are not
 # Our attribute -> Mailchimp merge tag (at most 10 characters); others get a derived tag.
 MERGE_FIELDS = {
     "first_name": "FNAME",
@@ -179,6 +184,10 @@ class MailchimpAdapter:
             for error in answer.get("errors", []):
                 code = error.get("error_code") or "ERROR"
                 failed[error["email_address"].lower()] = f"{code}: {error.get('error')}"
+            for member in answer.get("new_members", []) + answer.get("updated_members", []):
+                status = member.get("status")
+                if status != MAILABLE_STATUS:
+                    failed[member["email_address"].lower()] = f"{ESP_STATUS}: {status}"
         return failed
 
     def _segment_call(self, segment: int, body: dict[str, list[str]]) -> dict[str, str]:

@@ -4,7 +4,7 @@
 -- Two paths lead here: the loaded, gated rows (staging), and every consent signal landed, from
 -- quarantined rows and held days too (stg_landing__consent_signals). A contact suppressed by
 -- either is suppressed; `evidence` says which: loaded, quarantined or not_loaded (a held day
--- or a superseded copy of a row).
+-- or a superseded copy of a row); esp when the ESP told the publish step (esp_status).
 with events as (
     select * from {{ ref('stg_sendgrid__email_events') }}
     where is_valid_email
@@ -119,6 +119,37 @@ landed_suppressions as (
     group by email, reason, asm_group_id
 ),
 
+{#- What the ESP said it will not mail (written by the publish step, so absent before the
+    first sync): yesterday's answer suppresses today. -#}
+{%- set refused = source('publish', 'member_failures') -%}
+{%- set refused_exists = false -%}
+{%- if execute and (refused.database is none or refused.identifier is none) -%}
+    {%- set refused_exists = true -%}  {#- a unit test's fixture stands in for it -#}
+{%- elif execute -%}
+    {%- set refused_exists = adapter.get_relation(
+        database=refused.database, schema=refused.schema, identifier=refused.identifier
+    ) is not none -%}
+{%- endif %}
+esp_refused as (
+    {%- if refused_exists %}
+    select
+        lower(email) as email,
+        'esp_status' as reason,
+        cast(null as {{ dbt.type_int() }}) as asm_group_id,
+        min({{ utc_of('failed_at') }}) as suppressed_since
+    from {{ refused }}
+    where reason in ('esp_status: unsubscribed', 'esp_status: cleaned')
+    group by lower(email)
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as email,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        cast(null as {{ dbt.type_int() }}) as asm_group_id,
+        cast(null as {{ dbt.type_timestamp() }}) as suppressed_since
+    where 1 = 0
+    {%- endif %}
+),
+
 no_consent as (
     select email, 'no_consent' as reason, cast(null as {{ dbt.type_int() }}) as asm_group_id,
         consent_updated_at as suppressed_since
@@ -136,6 +167,8 @@ staged as (
     select * from complained
     union all
     select * from no_consent
+    union all
+    select * from esp_refused
 ),
 
 final as (
@@ -145,7 +178,11 @@ final as (
         coalesce(s.asm_group_id, l.asm_group_id) as asm_group_id,
         case when s.email is not null then s.suppressed_since else l.suppressed_since end
             as suppressed_since,
-        case when s.email is not null then 'loaded' else l.evidence end as evidence,
+        case
+            when s.reason = 'esp_status' then 'esp'
+            when s.email is not null then 'loaded'
+            else l.evidence
+        end as evidence,
         case when s.email is null then l.evidence_file end as evidence_file
     from staged s
     full outer join landed_suppressions l
