@@ -152,7 +152,12 @@ def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
 
 def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None:
     _, second, _, warehouse, _, published, runs = two_days
-    assert {a for a, _ in published} == {*AUDIENCES, "frequency_caps", "audience_entries"}
+    assert {a for a, _ in published} == {
+        *AUDIENCES,
+        "frequency_caps",
+        "audience_entries",
+        "opt_out_removals",
+    }
     with duckdb.connect(str(warehouse), read_only=True) as con:
         state = con.execute(
             "select audience, email from publish.member_state where target = 'outbox'"

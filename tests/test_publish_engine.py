@@ -224,10 +224,15 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     make_warehouse(path, both, [], audience="aud_high")
     make_warehouse(path, both + only_low, [], audience="aud_low")
     priorities = [("aud_high", 90), ("aud_low", 10)]
+    # An audience left out of the cap (a cart step) was published first: its entries do not
+    # count in anyone's window, so a dry run, which sends it nothing, plans the same.
+    make_warehouse(path, only_low, [], audience="aud_cart")
+    _sync(path, outbox, "cart-1", audience="aud_cart")
 
     def publish_day(run: str) -> dict[str, int]:
         with duckdb.connect(str(path)) as con:
-            lost = compute_caps(con, priorities, "outbox", cap=1, window_days=7)
+            end = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # the end of "today"
+            lost = compute_caps(con, priorities, "outbox", cap=1, window_days=7, window_end=end)
         for audience, _ in priorities:
             _sync(path, outbox, run, audience=audience, capped_table=CAPPED_TABLE)
         return lost
@@ -247,6 +252,12 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     assert publish_day("day-2") == {"aud_low": 20}
     assert _state(path, "aud_low") == {m["email"] for m in only_low}
     assert reasons()["p0@example.com"] == "entered 1 other audiences in the last 7 days"
+    # The same day again sends nothing: the ten who left still entered the high one in the
+    # window (read from the history of adds, not from today's memberships).
+    assert publish_day("day-2-again") == {"aud_low": 20}
+    with duckdb.connect(str(path), read_only=True) as con:
+        sent = con.execute("select count(*) from publish.batches where plan_id = 'day-2-again'")
+        assert sent.fetchall() == [(0,)]
 
 
 def test_audience_spells_open_and_close_forward_only(tmp_path: Path) -> None:

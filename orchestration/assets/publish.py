@@ -29,6 +29,7 @@ from orchestration.publish.opt_out_removal import OptOutAudience, remove_opted_o
 from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import WAREHOUSE_POOL
+from orchestration.shop_time import day_end
 
 
 def _metadata(report: SyncReport) -> dict:
@@ -65,7 +66,7 @@ MEMBER_FAILURES_SPEC = AssetSpec(
 )
 
 
-def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
+def build_caps_asset(specs: list[AudienceSpec], shop_timezone: str) -> AssetsDefinition:
     """The cap reads every capped audience's table, yet depends only on the models they all
     select from: those come out of the same dbt step as the audiences, so the cap still runs
     after them, and an audience that fails its blocking gate holds back its own publish
@@ -81,7 +82,8 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description="Frequency cap across audiences: at most N at once, highest priority "
-        "first, and at most N entries in the window (the publish_target resource's "
+        "first, and at most N entries in the window before the end of the run date (the "
+        "publish_target resource's "
         "frequency_cap_audiences and frequency_cap_window_days). "
         f"Reads {', '.join(s.name for s in capped)}.",
     )
@@ -92,14 +94,16 @@ def build_caps_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     ) -> MaterializeResult:
         cap = publish_target.frequency_cap_audiences
         window = publish_target.frequency_cap_window_days
+        window_end = day_end(run_date_of(context, shop_timezone), shop_timezone)
         with warehouse.connect() as con:
-            lost = compute_caps(con, priorities, publish_target.target, cap, window)
+            lost = compute_caps(con, priorities, publish_target.target, cap, window, window_end)
         context.log.info(f"frequency cap holds back {sum(lost.values())} memberships")
         return MaterializeResult(
             metadata={
                 "dagster/row_count": sum(lost.values()),
                 "cap_audiences": cap,
                 "cap_window_days": window,
+                "cap_window_end": window_end.isoformat(),
                 **{f"capped: {name}": lost.get(name, 0) for name, _ in priorities},
             }
         )
@@ -242,7 +246,7 @@ def build_opt_out_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
 def build_publish_assets(specs: list[AudienceSpec], shop_timezone: str) -> list[AssetsDefinition]:
     return [
         build_opt_out_asset(specs),
-        build_caps_asset(specs),
+        build_caps_asset(specs, shop_timezone),
         *(build_publish_asset(spec) for spec in specs),
         build_entries_asset(specs, shop_timezone),
     ]

@@ -1,14 +1,22 @@
 """Frequency capping across audiences, before any of them is published.
 
 A contact is held back from an audience (`publish.capped_members`) when
-- it is in more than `cap` audiences today: the highest-priority ones are kept, or
-- it is not yet in this audience at the target and already entered `cap` other audiences
-  there within the last `window_days` (entries are first confirmed adds).
+- it is in more than `cap` capped audiences today: the highest-priority ones are kept, or
+- it is not yet in this audience at the target and already entered `cap` other capped
+  audiences there within the `window_days` before the end of the run date.
 Holdout members count like the treatment (they stand in for it), and are never published.
+
+Entries are read from the history of confirmed adds (`publish.batches`), not from the current
+memberships: a contact who left an audience since still entered it, so running a day again
+changes nothing (it used to let in those who had left in the first run). The window ends with
+the run date, not at the moment of the run, so a re-run later in the day sees the same
+window. Only capped audiences count: the cart steps, left out of the cap, publish on their own
+schedule, and a dry run (which sends them nothing) must plan what the real run sends.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import duckdb
@@ -25,6 +33,7 @@ def compute_caps(
     target: str,
     cap: int,
     window_days: int,
+    window_end: dt.datetime,
 ) -> dict[str, int]:
     """Rewrite `publish.capped_members`; returns how many contacts each audience loses."""
     ensure_publish_tables(con)
@@ -44,16 +53,29 @@ def compute_caps(
         create or replace table {CAPPED_TABLE} as
         with today as ({today}),
         state as (
-            select audience, email, added_at from {PUBLISH_SCHEMA}.member_state
+            select audience, email from {PUBLISH_SCHEMA}.member_state
             where target = '{target}'
+        ),
+        entered as (
+            -- Confirmed adds to a capped audience within the window, one per audience.
+            select distinct b.audience, m.email
+            from {PUBLISH_SCHEMA}.batches b
+            join {PUBLISH_SCHEMA}.batch_members m using (batch_id)
+            where b.target = '{target}' and b.action = 'add' and b.status = 'done'
+                and b.audience in (select distinct audience from today)
+                and b.done_at > $window_end - interval '{int(window_days)} days'
+                and b.done_at <= $window_end
+                and not exists (
+                    select 1 from {PUBLISH_SCHEMA}.member_failures f
+                    where f.batch_id = b.batch_id and f.email = m.email
+                )
         ),
         entries as (
             select t.audience, t.email, t.priority,
                 s.email is not null as is_member,
                 (
-                    select count(*) from state r
+                    select count(*) from entered r
                     where r.email = t.email and r.audience <> t.audience
-                        and r.added_at >= current_timestamp - interval '{int(window_days)} days'
                 ) as recent_entries
             from today t
             left join state s on s.audience = t.audience and s.email = t.email
@@ -78,6 +100,7 @@ def compute_caps(
             end as reason
         from ranked
         where window_blocked or rank > {int(cap)}
-        """
+        """,
+        {"window_end": window_end},
     )
     return dict(con.execute(f"select audience, count(*) from {CAPPED_TABLE} group by 1").fetchall())
