@@ -7,7 +7,8 @@ copies of one event (both quarantined), a late copy of an event id first landed 
 event, and a plain unsubscribe; and ten malformed events, so the
 email_events gate holds the whole day. The day's run must still take the six off every list
 (the suppression-only sync). Then the day is landed again as first exported, without any of
-the opt-outs (a corrected export that dropped them), and the next day's run must keep all six
+the opt-outs (a corrected export that dropped them; the smaller contacts file is held until
+accepted), and the next day's run must keep all six
 suppressed, say where each came from, and publish none of them.
 """
 
@@ -45,6 +46,7 @@ class Outcome:
     people: dict[str, str]  # case -> the contact's e-mail
     held: object  # the bad day's run
     after_held: dict[str, object]  # what the warehouse said after it
+    smaller: object  # the day landed again without the opt-outs, not yet accepted
     next_day: object
     warehouse: Path
 
@@ -148,18 +150,25 @@ def outcome(base_run: BaseRun, tmp_path_factory: pytest.TempPathFactory) -> Outc
                     [BAD_DAY],
                 ).fetchall(),
                 "loaded": con.execute(
-                    "select sg_event_id from raw.email_events where sg_event_id = 'c-ms' "
-                    "union all select email from raw.contacts where email = ?",
-                    [people["month_first_date"]],
+                    "select sg_event_id from raw.email_events "
+                    "where sg_event_id = 'c-ms' and _partition_date = ? "
+                    "union all select email from raw.contacts "
+                    "where email = ? and _partition_date = ?",
+                    [BAD_DAY, people["month_first_date"], BAD_DAY],
                 ).fetchall(),
             }
         for path, content in original.items():  # the day again, without the opt-outs
             path.write_bytes(content)
         with DagsterInstance.ephemeral() as instance:
+            smaller = run_ingest(module, instance, BAD_DAY, BAD_DAY)
+        # The contacts day had passed its gate: a smaller file is held until accepted.
+        mp.setenv("LIFECYCLE_RELAND_MAX_SHRINK", "1")
+        module = reload_definitions()
+        with DagsterInstance.ephemeral() as instance:
             assert run_ingest(module, instance, BAD_DAY, BAD_DAY).success
         with DagsterInstance.ephemeral() as instance:
             next_day = run_day(module, instance, NEXT_DAY, readouts=False)
-    return Outcome(people, held, after_held, next_day, warehouse)
+    return Outcome(people, held, after_held, smaller, next_day, warehouse)
 
 
 def test_a_held_day_still_takes_its_opt_outs_off_every_list(outcome: Outcome) -> None:
@@ -177,6 +186,11 @@ def test_a_held_day_still_takes_its_opt_outs_off_every_list(outcome: Outcome) ->
 
 
 def test_a_relanded_day_without_the_opt_outs_keeps_them_suppressed(outcome: Outcome) -> None:
+    # Landed again with a row fewer, the contacts day (which had passed) is held until the
+    # smaller file is accepted; the held email_events day takes its fixed file as it is.
+    failed = {k: c for k, c in evaluations(outcome.smaller).items() if not c.passed}
+    assert set(failed) == {"contacts"}
+    assert "landed again with" in failed["contacts"].description
     assert outcome.next_day.success
     rows = outcome.query(
         "select email, evidence, evidence_file from marts.suppressions "

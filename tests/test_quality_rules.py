@@ -271,6 +271,7 @@ def test_a_day_landed_again_with_fewer_rows_fails_until_accepted(
     good = _a_good_order(small_shop)
     rows = [{**good, "id": good["id"] + i} for i in range(10)]
     con, _ = _load(tmp_path, ORDERS, rows)
+    assert not run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1", "UTC").blocking
     folder = tmp_path / "landing" / "orders" / f"day={DAY}"
     (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
     files, root = {DAY: [folder / "part.jsonl"]}, tmp_path / "landing"
@@ -278,9 +279,18 @@ def test_a_day_landed_again_with_fewer_rows_fails_until_accepted(
     report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-2", "UTC")
     [failure] = [f for f in report.failures if f.rule == "relanded_smaller"]
     assert failure.message.startswith(
-        f"{DAY}: landed again with 4 rows where the load before read 10 (60% fewer)"
+        f"{DAY}: landed again with 4 rows where its load before, which passed the gate, had 10 "
+        "(60% fewer)"
     )
     assert "LIFECYCLE_RELAND_MAX_SHRINK" in failure.message
     accepting = QualityThresholds(reland_max_shrink=0.6)
-    report = run_gate(con, "orders", DAY, DAY, accepting, "run-3", "UTC")
+    assert not run_gate(con, "orders", DAY, DAY, accepting, "run-3", "UTC").blocking
+    # A day its gate held: a smaller file is the fix (its bad rows gone), not a loss.
+    mystery = [{**r, "financial_status": "mystery"} for r in rows]
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mystery))
+    load_days(con, ORDERS, files, root, "batch-3", QualityThresholds())
+    assert run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-4", "UTC").blocking
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
+    load_days(con, ORDERS, files, root, "batch-4", QualityThresholds())
+    report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-5", "UTC")
     assert "relanded_smaller" not in {f.rule for f in report.failures}

@@ -1,6 +1,6 @@
 """The gate's rules over the record of each load (`quality.partition_loads`): the share of a
-day's rows quarantined, a day landed again with fewer rows than its load before, and CSV
-columns the source does not define."""
+day's rows quarantined, a day that had passed landed again with fewer rows than before, and
+CSV columns the source does not define."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import duckdb
 
 from orchestration.ingest.quarantine import PARTITION_LOADS
 from orchestration.masking import mask_row
-from orchestration.quality.report import SAMPLE_ROWS, Failure, GateReport
+from orchestration.quality.report import (
+    GATE_RESULTS,
+    SAMPLE_ROWS,
+    Failure,
+    GateReport,
+    ensure_gate_tables,
+)
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import QUARANTINE_SCHEMA
 
@@ -26,25 +32,40 @@ def check_loads(
     report: GateReport,
 ) -> set[dt.date]:
     """Judge the latest load of each day of the run; returns the days that had a load."""
+    ensure_gate_tables(con)
     loads = con.execute(
         f"""
-        select partition_date, rows_read, rows_quarantined, quarantined_by_rule::varchar,
-            unexpected_columns, previous_read
-        from (
+        with loads as (
             select *,
                 row_number() over newest_first as recency,
-                lead(rows_read) over newest_first as previous_read,
+                lead(rows_loaded) over newest_first as previous_loaded,
             from {PARTITION_LOADS}
             where source = ? and partition_date between ? and ?
             window newest_first as (partition by partition_date order by loaded_at desc)
+        ),
+        verdicts as (
+            -- Each day's latest verdict before this run: that of its load before.
+            select partition_date, passed from (
+                select *, row_number() over (
+                    partition by partition_date order by checked_at desc
+                ) as recency
+                from {GATE_RESULTS}
+                where table_name = ? and partition_date between ? and ?
+            )
+            where recency = 1
         )
-        where recency = 1
-        order by partition_date
+        select l.partition_date, l.rows_read, l.rows_quarantined,
+            l.quarantined_by_rule::varchar, l.unexpected_columns, l.rows_loaded,
+            case when v.passed then l.previous_loaded end as previous_good,
+        from loads l
+        left join verdicts v using (partition_date)
+        where l.recency = 1
+        order by l.partition_date
         """,
-        [table, start, end],
+        [table, start, end, table, start, end],
     ).fetchall()
-    for day, read, quarantined, by_rule, unexpected, previous in loads:
-        _check_relanding(day, read, previous, t, report)
+    for day, read, quarantined, by_rule, unexpected, loaded, previous_good in loads:
+        _check_relanding(day, loaded, previous_good, t, report)
         if unexpected:
             report.failures.append(
                 Failure(
@@ -97,21 +118,23 @@ def quarantine_samples(
 
 
 def _check_relanding(
-    day: dt.date, read: int, previous: int | None, t: QualityThresholds, report: GateReport
+    day: dt.date, loaded: int, previous: int | None, t: QualityThresholds, report: GateReport
 ) -> None:
-    """A day landed again with fewer rows than its load before lost the difference from raw
-    (its consent signals are kept): blocking until someone says the smaller file is right."""
-    if previous is None or read >= previous * (1 - t.reland_max_shrink):
+    """A day that had passed its gate, landed again with fewer rows, lost the difference from
+    raw (its consent signals are kept): blocking until someone says the smaller file is
+    right. A held day's smaller file is a fix (its bad rows gone), judged like any load."""
+    if previous is None or loaded >= previous * (1 - t.reland_max_shrink):
         return
     report.failures.append(
         Failure(
             "relanded_smaller",
-            f"{day}: landed again with {read} rows where the load before read {previous} "
-            f"({(previous - read) / previous:.0%} fewer); those rows are gone from raw. If the "
+            f"{day}: landed again with {loaded} rows where its load before, which passed the "
+            f"gate, had {previous} ({(previous - loaded) / previous:.0%} fewer); those rows are "
+            "gone from raw. If the "
             "new file is incomplete, land the complete one and re-run the day; if it is right, "
             "re-run the day with LIFECYCLE_RELAND_MAX_SHRINK raised (the share of rows a day "
             f"may lose, now {t.reland_max_shrink:.0%}).",
             (day,),
-            observed=read,
+            observed=loaded,
         )
     )
