@@ -294,3 +294,31 @@ def test_a_day_landed_again_with_fewer_rows_fails_until_accepted(
     load_days(con, ORDERS, files, root, "batch-4", QualityThresholds())
     report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-5", "UTC")
     assert "relanded_smaller" not in {f.rule for f in report.failures}
+
+
+def test_a_bad_day_in_a_chunk_of_many_holds_only_itself(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    """A backfill validates days together; a failing expectation names the day of its bad
+    rows, and the good days beside it are neither held nor blamed."""
+    good = _a_good_order(small_shop)
+    days = [DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)]
+    files = {}
+    for n, day in enumerate(days):
+        rows = [{**good, "id": good["id"] + 100 * n + i} for i in range(5)]
+        if n == 1:
+            rows[3]["financial_status"] = "mystery"  # no row rule: the suite finds it
+        folder = tmp_path / "landing" / "orders" / f"day={day}"
+        folder.mkdir(parents=True)
+        (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        files[day] = [folder / "part.jsonl"]
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    load_days(con, ORDERS, files, tmp_path / "landing", "batch-1", QualityThresholds())
+    report = run_gate(con, "orders", days[0], days[-1], QualityThresholds(), "run-1", "UTC")
+    [failure] = [f for f in report.blocking if f.rule != "freshness"]
+    assert failure.partitions == (days[1],)
+    assert failure.message.startswith(
+        f"{days[1]}: expect_column_values_to_be_in_set on financial_status failed: 1 of 5 rows"
+    )
+    held = con.execute("select partition_date from quality.held_partitions").fetchall()
+    assert held == [(days[1],)]

@@ -8,6 +8,7 @@ values and sample rows are masked.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import time
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ import duckdb
 
 from orchestration.masking import mask_field, mask_row
 from orchestration.quality.report import SAMPLE_ROWS, Failure, GateReport
-from orchestration.quality.suites import suite_path, validate
+from orchestration.quality.suites import ExpectationOutcome, suite_path, validate
 from orchestration.quality_thresholds import QualityThresholds
 
 IDENTIFYING = ("_partition_date", "_source_file", "id", "token", "sg_event_id", "email")
@@ -95,34 +96,70 @@ def validate_suite(
         ).df()
         validating = time.perf_counter()
         outcomes = validate(suite_path(suite_name), frame, parameters)
+        failed = [o for o in outcomes if not o.success]
+        if failed and len(days) > 1 and "_partition_date" in frame:
+            # A chunk of many days failed: find its bad days, so no good day is held for them.
+            every = validate(suite_path(suite_name), frame, parameters, every_index=True)
+            detailed = {(o.expectation, o.column): o for o in every}
+            failed = [detailed.get((o.expectation, o.column), o) for o in failed]
         report.gx_seconds += time.perf_counter() - validating
         report.rows_validated += len(frame)
         report.expectations_evaluated += len(outcomes)
-        for outcome in outcomes:
-            if outcome.success:
-                continue
-            sample = frame.iloc[outcome.sample_index[:SAMPLE_ROWS]]
-            column = f" on {outcome.column}" if outcome.column else ""
-            # The message is read in the check's description, the log and gate_results, so
-            # its observed values are masked like the metadata's (all of them, not five).
-            what = outcome.error or (
-                f"{outcome.unexpected_count} of {outcome.element_count} rows"
-                if outcome.unexpected_count
-                else f"observed {_masked(outcome.observed, outcome.column)}"
-            )
-            note = notes.get(outcome.expectation + str(outcome.column), "")
-            report.failures.append(
-                Failure(
-                    outcome.expectation,
-                    f"{label}: {outcome.expectation}{column} failed: {what}. {note}".strip(),
-                    days,
-                    observed=_observed(outcome.observed, outcome.column),
-                    samples=tuple(
-                        mask_row(_sample_columns(row, outcome.column))
-                        for row in sample.to_dict("records")
-                    ),
-                )
-            )
+        for outcome in failed:
+            for part in _per_day(outcome, frame, label, days):
+                note = notes.get(outcome.expectation + str(outcome.column), "")
+                report.failures.append(_failure(outcome, frame, note, *part))
+
+
+def _per_day(
+    outcome: ExpectationOutcome, frame: Any, label: str, days: tuple[dt.date, ...]
+) -> list[tuple[str, tuple[dt.date, ...], int | None, int, list[int]]]:
+    """(label, days, bad rows, rows, sample indexes) of a failed outcome: one per bad day
+    when every bad row is known, else one for the whole slice."""
+    if outcome.unexpected_index is None:
+        count = outcome.unexpected_count or None
+        return [(label, days, count, outcome.element_count, outcome.sample_index)]
+    dates = [_as_date(v) for v in frame["_partition_date"]]
+    by_day: dict[dt.date, list[int]] = {}
+    for index in outcome.unexpected_index:
+        by_day.setdefault(dates[index], []).append(index)
+    sizes = collections.Counter(dates)
+    return [
+        (day.isoformat(), (day,), len(rows), sizes[day], rows[:SAMPLE_ROWS])
+        for day, rows in sorted(by_day.items())
+    ]
+
+
+def _as_date(value: Any) -> dt.date:
+    """A `_partition_date` cell (a pandas Timestamp or a date) as a date."""
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+def _failure(
+    outcome: ExpectationOutcome,
+    frame: Any,
+    note: str,
+    label: str,
+    days: tuple[dt.date, ...],
+    bad_rows: int | None,
+    rows: int,
+    sample_index: list[int],
+) -> Failure:
+    column = f" on {outcome.column}" if outcome.column else ""
+    # The message is read in the check's description, the log and gate_results, so its
+    # observed values are masked like the metadata's (all of them, not five).
+    observed = f"observed {_masked(outcome.observed, outcome.column)}"
+    what = outcome.error or (f"{bad_rows} of {rows} rows" if bad_rows else observed)
+    sample = frame.iloc[sample_index[:SAMPLE_ROWS]]
+    return Failure(
+        outcome.expectation,
+        f"{label}: {outcome.expectation}{column} failed: {what}. {note}".strip(),
+        days,
+        observed=_observed(outcome.observed, outcome.column),
+        samples=tuple(
+            mask_row(_sample_columns(row, outcome.column)) for row in sample.to_dict("records")
+        ),
+    )
 
 
 def _masked(value: Any, column: str | None) -> Any:

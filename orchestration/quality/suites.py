@@ -33,6 +33,7 @@ class ExpectationOutcome:
     element_count: int
     sample_index: list[int]
     error: str | None
+    unexpected_index: list[int] | None = None  # every bad row's index, when asked for
 
 
 def suite_path(name: str) -> Path:
@@ -75,13 +76,16 @@ def warm_up(path: Path) -> None:
 
 
 def validate(
-    path: Path, frame: pd.DataFrame, parameters: dict[str, Any]
+    path: Path, frame: pd.DataFrame, parameters: dict[str, Any], every_index: bool = False
 ) -> list[ExpectationOutcome]:
-    """Validate `frame` against the suite at `path`; one outcome per expectation."""
+    """Validate `frame` against the suite at `path`; one outcome per expectation. With
+    `every_index`, a row-level expectation's outcome lists every bad row (slower: asked
+    only to find which days of a failed chunk are bad)."""
+    result_format = "COMPLETE" if every_index else "SUMMARY"
     result = _validation(path).run(
         batch_parameters={"dataframe": frame},
         expectation_parameters=parameters,
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        result_format={"result_format": result_format, "partial_unexpected_count": 5},
     )
     outcomes = []
     for item in result.results:
@@ -98,6 +102,15 @@ def validate(
                 element_count=int(details.get("element_count") or len(frame)),
                 sample_index=[int(i) for i in details.get("partial_unexpected_index_list") or []],
                 error=error,
+                unexpected_index=_indexes(details) if every_index else None,
             )
         )
     return outcomes
+
+
+def _indexes(details: dict[str, Any]) -> list[int] | None:
+    """Every bad row's position, when GX lists them as plain positions (else None)."""
+    found = details.get("unexpected_index_list")
+    if found is None or not all(isinstance(i, int) for i in found):
+        return None
+    return list(found)
