@@ -1,5 +1,6 @@
 """Audiences built by the real pipeline on two consecutive days (the session's shared run,
-then the next day on a copy of it): holdouts, suppression, publishing, entries."""
+then the next day on a copy of it): holdouts, suppression, publishing, entries, and six
+opt-outs landed on the second day in ways that used to lose them (`tests.consent_cases`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dagster import AssetKey, DagsterInstance
 from orchestration.audiences.gate import run_audience_gate
 from orchestration.quality_thresholds import QualityThresholds
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
+from tests.consent_cases import CASES, land_opt_outs, published_people
 from tests.runs import reload_definitions
 
 DAY_1 = BASE_END
@@ -49,6 +51,10 @@ def _run_second_day(base_run: BaseRun, data: Path):
     job = reload_definitions().defs.resolve_job_def("daily_refresh")
     warehouse = data / "warehouse.duckdb"
     first = _members(warehouse)
+    # Six published contacts opt out on DAY_2 in ways that used to lose the opt-out.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        opted_out = published_people(con)
+        land_opt_outs(con, data / "landing", DAY_2, opted_out)
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, partition_key=DAY_2.isoformat())
         assert result.success
@@ -76,7 +82,12 @@ def _run_second_day(base_run: BaseRun, data: Path):
         vip = instance.fetch_materializations(AssetKey(["audiences", "aud_vip"]), limit=1)
         metadata = vip.records[0].asset_materialization.metadata
     runs = (base_run.run_id, result.run_id)
-    return first, second, metadata, warehouse, gates, published, runs
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    return first, second, metadata, warehouse, gates, published, runs, opted_out, checks
 
 
 def test_audiences_keep_a_stable_holdout_and_change_from_day_to_day(two_days) -> None:
@@ -135,10 +146,10 @@ def test_the_audience_gate_stops_a_suppressed_member(two_days, tmp_path: Path) -
 
 
 def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
-    """The list a reader of the outbox ends up with, applying each run's files in order."""
+    """The list a reader of the outbox ends up with, applying each run's files in order (and
+    the removals of its suppression-only sync, in `<run>-opt-outs`)."""
     members: set[str] = set()
-    for run in runs:
-        folder = outbox / audience / run
+    for folder in (outbox / audience / p for run in runs for p in (run, f"{run}-opt-outs")):
         if not folder.exists():
             continue
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -151,7 +162,7 @@ def _replay(outbox: Path, audience: str, runs: tuple[str, ...]) -> set[str]:
 
 
 def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None:
-    _, second, _, warehouse, _, published, runs = two_days
+    _, second, _, warehouse, _, published, runs, *_ = two_days
     assert {a for a, _ in published} == {
         *AUDIENCES,
         "frequency_caps",
@@ -208,3 +219,43 @@ def test_entries_and_the_holdout_read_out_follow_the_audiences(two_days) -> None
     for _, _, lift, low, high in results:
         if lift is not None and low is not None:
             assert low <= lift <= high
+
+
+def test_opt_outs_landed_in_bad_rows_are_suppressed_and_unpublished(two_days) -> None:
+    """A millisecond timestamp, a month-first date, a quarantined row (2099, conflicting
+    copies), a late copy of an event id: each opt-out is suppressed, says where it came from,
+    is in no audience and is taken off every list the same day."""
+    *_, warehouse, _, _, runs, opted_out, checks = two_days
+    people = list(opted_out.values())
+    marks = ", ".join("?" for _ in people)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        evidence = dict(
+            con.execute(
+                "select email, evidence from marts.suppressions "
+                f"where asm_group_id is null and reason = 'unsubscribed' and email in ({marks})",
+                people,
+            ).fetchall()
+        )
+        assert evidence == {opted_out[case]: kind for case, kind in CASES.items()}
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'audiences'"
+        ).fetchall():
+            sql = f"select email from audiences.{table} where email in ({marks})"
+            assert con.execute(sql, people).fetchall() == [], table
+        listed = f"select email from publish.member_state where email in ({marks})"
+        assert con.execute(listed, people).fetchall() == []
+        # The day's syncs removed them and added none of them.
+        sent = con.execute(
+            "select b.action, count(*) from publish.batch_members m join publish.batches b "
+            f"using (batch_id) where b.plan_id like ? and m.email in ({marks}) group by 1",
+            [f"{runs[1]}%", *people],
+        ).fetchall()
+        assert dict(sent).get("add", 0) == 0 and dict(sent).get("remove", 0) >= len(people)
+        # The millisecond event and the month-first contact row were read, not quarantined.
+        loaded = con.execute(
+            "select count(*) from raw.email_events where sg_event_id = 'c-ms' "
+            "and _partition_date = ?",
+            [DAY_2],
+        ).fetchall()
+        assert loaded == [(1,)]
+    assert checks["assert_every_landed_opt_out_is_suppressed"] is True

@@ -25,6 +25,7 @@ from dagster import AssetKey, DagsterInstance
 
 from orchestration.sample import SampleParams, generate_sample_shop
 from tests.conftest import BASE_END, BaseRun, point_settings_at
+from tests.consent_cases import event
 from tests.runs import (
     built,
     evaluations,
@@ -434,12 +435,30 @@ def test_bad_input_that_stops_the_day(kind: str, pipeline: Pipeline) -> None:
 def test_a_failed_day_is_held_from_later_runs_until_it_passes(pipeline: Pipeline) -> None:
     original = pipeline.day_file("orders").read_bytes()
     a_third_of_rows_malformed(pipeline)
-    assert not pipeline.run(BAD_DAY).success
+    # On the same day a published contact unsubscribes: the held day must not hold that up.
+    [(leaver,)] = pipeline.query(
+        "select email from publish.member_state where email not in "
+        "(select email from marts.suppressions) order by email limit 1"
+    )
+    noon = dt.datetime(BAD_DAY.year, BAD_DAY.month, BAD_DAY.day, 12, tzinfo=dt.UTC)
+    events = pipeline.day_file("email_events")
+    events.write_text(
+        events.read_text() + json.dumps(event(leaver, "unsubscribe", "leaver-1", noon)) + "\n"
+    )
+    held = pipeline.run(BAD_DAY)
+    assert not held.success
+    # Nothing was built past the failed gate but the suppression-only sync, which took the
+    # contact off every list.
+    assert downstream_of_gates(held) == set() and "publish/opt_out_removals" in built(held)
+    listed = "select count(*) from publish.member_state where email = ?"
+    assert pipeline.query(listed, [leaver]) == [(0,)]
     landed_that_day = "select count(*) from staging.stg_shopify__orders where landed_date = ?"
     # The next day passes its gate and is built, but the failed day's rows stay out.
     later = pipeline.models(NEXT_DAY)
     assert later.success
     assert "marts/customer_rfm" in built(later)
+    suppressed = "select count(*) from marts.suppressions where email = ? and reason = ?"
+    assert pipeline.query(suppressed, [leaver, "unsubscribed"]) == [(1,)]
     assert pipeline.query(landed_that_day, [BAD_DAY]) == [(0,)]
     assert (
         pipeline.query("select count(*) from raw.orders where _partition_date = ?", [BAD_DAY])[0][0]
