@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Sequence
 from types import ModuleType
 
 from dagster import AssetKey, AssetSelection, DagsterInstance
@@ -65,16 +66,17 @@ def run_day(
     *,
     publish: bool = True,
     readouts: bool = True,
-    upstream_of: AssetKey | None = None,
+    upstream_of: AssetKey | Sequence[AssetKey] | None = None,
 ):
     """The daily refresh of `day`, or the part of it a test is about: without publishing,
-    without the read-outs built after it, or only what `upstream_of` is built from. Each dbt
-    step a test leaves out saves it ten to thirty seconds."""
+    without the read-outs built after it, or only what `upstream_of` (a key or several) is
+    built from. Each dbt step a test leaves out saves it ten to thirty seconds."""
     job = module.defs.resolve_job_def("daily_refresh")
     keys = set(job.asset_layer.executable_asset_keys)
     if upstream_of is not None:
+        targets = [upstream_of] if isinstance(upstream_of, AssetKey) else list(upstream_of)
         # An ingest asset loads all of its tables at once (orders with their line items).
-        needed = AssetSelection.assets(upstream_of).upstream().required_multi_asset_neighbors()
+        needed = AssetSelection.assets(*targets).upstream().required_multi_asset_neighbors()
         keys &= needed.resolve(module.defs.resolve_asset_graph())
     if not publish:
         keys = {k for k in keys if k.path[0] != "publish"}

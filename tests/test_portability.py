@@ -110,8 +110,11 @@ def test_marts_are_identical_on_postgres_and_duckdb(
     before_publish = ("--exclude", "tag:readout")
     _dbt_build("duckdb", duck_env, tmp_path / "duck", *before_publish)
     _dbt_build("postgres", postgres.env(), tmp_path / "pg", *before_publish)
-    # Again: the incremental stage history takes its incremental path, and nothing changes.
-    _dbt_build("postgres", postgres.env(), tmp_path / "pg", *before_publish)
+    # Again: the incremental stage history takes its incremental path, and nothing changes
+    # (only it and its tests: the other models are tables, rebuilt the same way every time).
+    _dbt_build(
+        "postgres", postgres.env(), tmp_path / "pg", "--select", "customer_lifecycle_history"
+    )
     # What publishing records (the audience spells), then the read-outs built from it.
     with duckdb.connect(str(raw_warehouse)) as con:
         assert sum(e for e, _ in record_entries(con, AUDIENCES, ENTRY_DAY).values()) > 0

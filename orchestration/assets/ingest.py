@@ -29,6 +29,12 @@ def raw_asset_key(table: str) -> AssetKey:
     return AssetKey([RAW_SCHEMA, table])
 
 
+def consent_asset_key(source: str) -> AssetKey | None:
+    """The asset of a source's consent signals (`raw.<source>_consent`), if it has any."""
+    table = consent_table(source)
+    return AssetKey(table.split(".")) if table else None
+
+
 def _column_schema(con, table: str) -> TableSchema:
     rows = con.execute(
         "select column_name, data_type from information_schema.columns "
@@ -78,12 +84,13 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
         for table in spec.tables
     ]
     signals = consent_table(spec.name)
-    if signals:
+    signals_key = consent_asset_key(spec.name)
+    if signals_key:
         # Its own asset, with no gate: the suppression-only sync reads it when a gate holds
         # the source's rows.
         specs.append(
             AssetSpec(
-                key=AssetKey(signals.split(".")),
+                key=signals_key,
                 description=f"Consent signals of every landed {spec.name} row, good or "
                 "quarantined, append-only (unsubscribes, complaints, hard bounces, opt-ins).",
                 group_name="ingest",
@@ -141,10 +148,10 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                         "folders_never_read": ", ".join(stray) or "(none)",
                     },
                 )
-            if signals:
+            if signals_key:
                 total = con.execute(f"select count(*) from {signals}").fetchall()[0][0]
                 yield MaterializeResult(
-                    asset_key=AssetKey(signals.split(".")),
+                    asset_key=signals_key,
                     metadata={
                         "dagster/row_count": total,
                         "dagster/table_name": signals,

@@ -20,8 +20,8 @@ from dagster import (
 
 from orchestration.assets.audiences import AudienceSpec
 from orchestration.assets.dbt import run_date_of
+from orchestration.assets.ingest import consent_asset_key
 from orchestration.ingest import SOURCES
-from orchestration.ingest.consent import consent_table
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
 from orchestration.publish.entries import ENTRIES_TABLE, record_entries
@@ -198,7 +198,7 @@ OPT_OUTS_KEY = AssetKey(["publish", "opt_out_removals"])
 def build_opt_out_asset(specs: list[AudienceSpec]) -> AssetsDefinition:
     """The suppression-only sync. It depends on the consent signals alone, which no gate
     holds, so it runs whatever the gates, dbt or the audience syncs do in the same run."""
-    signals = [AssetKey(t.split(".")) for s in SOURCES if (t := consent_table(s.name))]
+    signals = [k for s in SOURCES if (k := consent_asset_key(s.name))]
     audiences = [OptOutAudience(s.name, s.list_name, s.settings.get("asm_group_id")) for s in specs]
 
     @asset(

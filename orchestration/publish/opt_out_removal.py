@@ -35,7 +35,8 @@ class OptOutAudience:
 def plan_opt_out_removals(
     con: duckdb.DuckDBPyConnection, audience: OptOutAudience, target: str
 ) -> int:
-    """The temp table `diff`: the audience's confirmed members who opted out; their number."""
+    """The temp table `diff`: the audience's confirmed members in the temp table `opt_outs`
+    (all mail, or the audience's group); their number."""
     group = ""
     if audience.asm_group_id is not None:
         group = f" or o.asm_group_id = {int(audience.asm_group_id)}"
@@ -46,8 +47,7 @@ def plan_opt_out_removals(
         from {PUBLISH_SCHEMA}.member_state m
         where {state_filter(audience.name, target)}
             and m.email in (
-                select o.email from ({opt_outs_sql(con)}) o
-                where o.asm_group_id is null{group}
+                select o.email from opt_outs o where o.asm_group_id is null{group}
             )
         """
     )
@@ -66,6 +66,7 @@ def remove_opted_out(
     Returns a report per audience that had any (in a dry run: counted, not sent).
     """
     ensure_publish_tables(con)
+    con.execute(f"create or replace temp table opt_outs as {opt_outs_sql(con)}")  # once
     plan_id = f"{run_id}-opt-outs"
     reports = {}
     for audience in audiences:
