@@ -26,8 +26,8 @@ CASES = {
 }
 
 
-def event(email: str, kind: str, event_id: str, at: dt.datetime) -> dict:
-    """A SendGrid webhook event."""
+def event(email: str, kind: str, event_id: str, at: dt.datetime, **extra) -> dict:
+    """A SendGrid webhook event (`extra`: more fields, such as a bounce's `type`)."""
     return {
         "email": email,
         "timestamp": int(at.timestamp()),
@@ -35,6 +35,7 @@ def event(email: str, kind: str, event_id: str, at: dt.datetime) -> dict:
         "sg_event_id": event_id,
         "sg_message_id": f"m-{event_id}",
         "asm_group_id": 101,
+        **extra,
     }
 
 

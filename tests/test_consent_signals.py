@@ -24,22 +24,11 @@ from orchestration.publish.adapters import OutboxAdapter
 from orchestration.publish.opt_out_removal import OptOutAudience, remove_opted_out
 from orchestration.publish.state import ensure_publish_tables
 from orchestration.quality_thresholds import QualityThresholds
+from tests.consent_cases import event
 
 DAY = dt.date(2024, 3, 10)
 NOON = dt.datetime(2024, 3, 10, 12, tzinfo=dt.UTC)
 CONTACT_COLUMNS = list(CONTACTS.columns)
-
-
-def _event(email: str, event: str, at: dt.datetime, event_id: str, **extra) -> dict:
-    return {
-        "email": email,
-        "timestamp": int(at.timestamp()),
-        "event": event,
-        "sg_event_id": event_id,
-        "sg_message_id": f"m-{event_id}",
-        "asm_group_id": 101,
-        **extra,
-    }
 
 
 def _contact(email: str, state: str, consent_at: str, updated_at: str) -> dict:
@@ -86,16 +75,16 @@ def con(tmp_path: Path):
 
 def test_opt_outs_in_bad_rows_are_recorded_and_good_timestamps_are_read(con, tmp_path):
     root = tmp_path / "landing"
-    millis = _event("ms@x.com", "unsubscribe", NOON, "e1")
+    millis = event("ms@x.com", "unsubscribe", "e1", NOON)
     millis["timestamp"] *= 1000  # a relay that sends milliseconds
     events = [
         millis,
-        _event("future@x.com", "unsubscribe", NOON.replace(year=2099), "e2"),  # quarantined
-        _event("twin@x.com", "unsubscribe", NOON, "e3"),  # conflicting copies: both quarantined
-        _event("twin@x.com", "open", NOON, "e3"),
-        _event("Bounce@X.com ", "bounce", NOON, "e4", type="bounce"),
-        _event("soft@x.com", "bounce", NOON, "e5", type="blocked"),  # a soft bounce: nothing
-        _event("group@x.com", "group_unsubscribe", NOON, "e6", asm_group_id=102),
+        event("future@x.com", "unsubscribe", "e2", NOON.replace(year=2099)),  # quarantined
+        event("twin@x.com", "unsubscribe", "e3", NOON),  # conflicting copies: both quarantined
+        event("twin@x.com", "open", "e3", NOON),
+        event("Bounce@X.com ", "bounce", "e4", NOON, type="bounce"),
+        event("soft@x.com", "bounce", "e5", NOON, type="blocked"),  # a soft bounce: nothing
+        event("group@x.com", "group_unsubscribe", "e6", NOON, asm_group_id=102),
     ]
     contacts = [
         _contact("us@x.com", "unsubscribed", "03/10/2024 10:00", "03/10/2024 10:00"),
@@ -131,17 +120,17 @@ def test_opt_outs_in_bad_rows_are_recorded_and_good_timestamps_are_read(con, tmp
 
 def test_a_relanded_day_never_takes_an_opt_out_back(con, tmp_path):
     root = tmp_path / "landing"
-    _land(root, DAY, [_event("a@x.com", "unsubscribe", NOON, "e1")], [])
+    _land(root, DAY, [event("a@x.com", "unsubscribe", "e1", NOON)], [])
     _load(con, root, [DAY], "b1")
     # The same day again, truncated to nothing but an open: the raw rows go, the opt-out stays.
-    _land(root, DAY, [_event("b@x.com", "open", NOON, "e9")], [])
+    _land(root, DAY, [event("b@x.com", "open", "e9", NOON)], [])
     _load(con, root, [DAY], "b2")
     assert con.execute(
         "select count(*) from raw.email_events where event = 'unsubscribe'"
     ).fetchall() == [(0,)]
     assert _opted_out(con) == {("a@x.com", None)}
     # Loading the first file once more records nothing twice.
-    _land(root, DAY, [_event("a@x.com", "unsubscribe", NOON, "e1")], [])
+    _land(root, DAY, [event("a@x.com", "unsubscribe", "e1", NOON)], [])
     _load(con, root, [DAY], "b3")
     assert con.execute("select count(*) from raw.email_events_consent").fetchall() == [(1,)]
 
@@ -150,12 +139,12 @@ def test_only_a_later_opt_in_from_a_good_row_lifts_an_unsubscribe(con, tmp_path)
     root = tmp_path / "landing"
     later = "2024-03-11T09:00:00+00:00"
     events = [
-        _event("lifted@x.com", "unsubscribe", NOON, "e1"),
-        _event("stays@x.com", "unsubscribe", NOON, "e2"),
-        _event("group@x.com", "group_unsubscribe", NOON, "e3", asm_group_id=102),
-        _event("group@x.com", "group_resubscribe", NOON + dt.timedelta(hours=1), "e4",
+        event("lifted@x.com", "unsubscribe", "e1", NOON),
+        event("stays@x.com", "unsubscribe", "e2", NOON),
+        event("group@x.com", "group_unsubscribe", "e3", NOON, asm_group_id=102),
+        event("group@x.com", "group_resubscribe", "e4", NOON + dt.timedelta(hours=1),
                asm_group_id=102),
-        _event("other@x.com", "group_unsubscribe", NOON, "e5", asm_group_id=103),
+        event("other@x.com", "group_unsubscribe", "e5", NOON, asm_group_id=103),
     ]  # fmt: skip
     contacts = [
         _contact("lifted@x.com", "subscribed", later, later),
@@ -232,10 +221,10 @@ def _rows(signals: list[dict], day: int) -> tuple[list[dict], list[dict]]:
             contacts.append(_contact(s["email"], s["kind"], text, updated))
         else:
             kind = "bounce" if s["kind"] == "hard_bounce" else s["kind"]
-            event = _event(s["email"], kind, moment, f"e{i}", type="bounce")
+            row = event(s["email"], kind, f"e{i}", moment, type="bounce")
             if s["damage"] == "no_event_id":
-                event["sg_event_id"] = None
-            events.append(event)
+                row["sg_event_id"] = None
+            events.append(row)
     return events, contacts
 
 
