@@ -100,8 +100,7 @@ def record_consent_signals(con: duckdb.DuckDBPyConnection, source: str, batch_id
     table = consent_table(source)
     if table is None:
         return 0
-    before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    con.execute(
+    inserted = con.execute(
         f"""
         insert into {table}
         select s.*, ? as _batch_id, current_timestamp as _recorded_at,
@@ -121,7 +120,7 @@ def record_consent_signals(con: duckdb.DuckDBPyConnection, source: str, batch_id
         """,
         [batch_id],
     )
-    return con.execute(f"select count(*) from {table}").fetchall()[0][0] - before
+    return inserted.fetchall()[0][0]
 
 
 def opt_outs_sql(con: duckdb.DuckDBPyConnection) -> str:

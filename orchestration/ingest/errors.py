@@ -141,7 +141,11 @@ def csv_header(path: Path) -> list[str]:
 
 def find_missing_csv_columns(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
     """A required column missing from the header; reads the first line only."""
-    header = csv_header(path)
+    return missing_columns_problem(csv_header(path), required)
+
+
+def missing_columns_problem(header: list[str], required: tuple[str, ...]) -> tuple[int, str] | None:
+    """A required column missing from a CSV header (line 1), with a hint for a wrong separator."""
     missing = [c for c in required if c not in header]
     if header and missing:
         hint = ""

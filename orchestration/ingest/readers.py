@@ -21,7 +21,7 @@ from orchestration.ingest.errors import (
     find_compression_problem,
     find_csv_problem,
     find_json_problem,
-    find_missing_csv_columns,
+    missing_columns_problem,
     pattern_in_name,
 )
 from orchestration.ingest.sources import SourceSpec
@@ -59,10 +59,10 @@ def check_files(spec: SourceSpec, files: dict[Path, dt.date], root: Path) -> dic
             raise LandingFileError(relative(path, root), None, problem, day.isoformat())
         if spec.file_format != "csv":
             continue
-        missing = find_missing_csv_columns(path, spec.required_columns)
+        headers[path] = csv_header(path)  # read once: checked here, used by the reader
+        missing = missing_columns_problem(headers[path], spec.required_columns)
         if missing:
             raise LandingFileError(relative(path, root), missing[0], missing[1], day.isoformat())
-        headers[path] = csv_header(path)
     return headers
 
 
