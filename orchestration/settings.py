@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,8 @@ class Settings:
     timezone: str
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
-    duckdb_memory_limit: str  # e.g. "8GB"; empty: DuckDB's own (80% of the machine's memory)
-    duckdb_threads: int  # 0: DuckDB's own (one per core)
+    duckdb_memory_limit: str  # DuckDB's memory_limit: "8GB", or "25%" of the machine's memory
+    duckdb_threads: int  # DuckDB's threads: one per core unless set
     quality: QualityThresholds
     esp_target: str
     outbox_dir: Path
@@ -84,8 +85,8 @@ class Settings:
             timezone=timezone,
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,
-            duckdb_memory_limit=(env.get("LIFECYCLE_DUCKDB_MEMORY_LIMIT") or "").strip(),
-            duckdb_threads=int(_number(env, "LIFECYCLE_DUCKDB_THREADS", 0, minimum=0, kind=int)),
+            duckdb_memory_limit=_memory_limit(env),
+            duckdb_threads=_positive_int(env, "LIFECYCLE_DUCKDB_THREADS", os.cpu_count() or 1),
             quality=_quality_thresholds(env),
             esp_target=(env.get("LIFECYCLE_ESP_TARGET") or "outbox").strip().lower(),
             outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),
@@ -134,6 +135,22 @@ def esp_credentials(target: str, environ: Mapping[str, str] | None = None) -> di
             )
         values[name] = value
     return values
+
+
+# DuckDB's own default is 80% of the machine's memory per process, which leaves the
+# pipeline's Python side (Great Expectations' frames, the ESP clients) nothing on a busy box.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "25%"
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(%|[KMGT]i?B)$", re.IGNORECASE)
+
+
+def _memory_limit(env: Mapping[str, str]) -> str:
+    raw = (env.get("LIFECYCLE_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
+    if not _MEMORY_LIMIT.match(raw) or (raw.endswith("%") and not 0 < float(raw[:-1]) <= 100):
+        raise SettingsError(
+            f"LIFECYCLE_DUCKDB_MEMORY_LIMIT={raw!r} is not a memory size; use a size such as "
+            "'8GB' or '512MB', or a share of the machine's memory such as '25%'"
+        )
+    return raw
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -73,8 +73,18 @@ def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None
             "(4, 'h0@example.com', date '2025-01-10', 50.0)"  # on the entry day: before it
             ") o(order_id, email, ordered_date, net_revenue_amount)"
         )
-    variables = {"run_date": "2025-03-31", "holdout_window_days": 30}
+    variables = {
+        "run_date": "2025-03-31",
+        "holdout_window_days": 30,
+        # The pipeline's DuckDB settings reach dbt's connection (macros/duckdb_settings.sql).
+        "duckdb_memory_limit": "512MB",
+        "duckdb_threads": 1,
+    }
     _dbt(["build", "--select", "holdout_results"], path, tmp_path / "target", variables)
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    [hook] = [r for r in results if "on-run-start" in r["unique_id"]]
+    assert hook["status"] == "success"
+    assert " ".join(hook["compiled_code"].split()) == "set memory_limit = '512MB'; set threads = 1;"
     with duckdb.connect(str(path), read_only=True) as con:
         [row] = con.execute("select * from marts.holdout_results").df().to_dict("records")
     assert (row["audience"], row["entry_month"].date()) == (AUDIENCE, dt.date(2025, 1, 1))

@@ -19,8 +19,9 @@ from dagster import (
     instance_for_test,
 )
 
-from orchestration.assets.dbt import dbt_build_args, group_for_node, run_date_for
+from orchestration.assets.dbt import dbt_build_args, group_for_node, progress_line, run_date_for
 from orchestration.dbt_project import dbt_project
+from orchestration.resources import DuckDBWarehouse
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import AUDIENCES
 from tests.runs import reload_definitions
@@ -206,7 +207,8 @@ def test_run_date_is_the_runs_last_partition_or_today() -> None:
 
 def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
     later = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later, "/data/w.duckdb")
+    warehouse = DuckDBWarehouse(path="/data/w.duckdb", memory_limit="6GB", threads=2)
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", later, warehouse)
     # dbt's unit tests run once in the test suite (test_dbt_unit_tests.py), not in every run.
     assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
     # A past day is computed as of its end in Berlin (23:00 UTC in winter).
@@ -215,11 +217,33 @@ def test_dbt_build_args_pass_the_run_date_moment_and_time_zone() -> None:
         "run_at": "2025-12-30 23:00:00",
         "shop_timezone": "Europe/Berlin",
         "warehouse_path": "/data/w.duckdb",
+        "duckdb_memory_limit": "6GB",
+        "duckdb_threads": 2,
     }
     # Today (not over yet) is computed as of now.
     during = dt.datetime(2025, 12, 30, 9, 15, 7, tzinfo=dt.UTC)
-    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during, "/data/w.duckdb")
+    args = dbt_build_args(dt.date(2025, 12, 30), "Europe/Berlin", during, warehouse)
     assert json.loads(args[4])["run_at"] == "2025-12-30 09:15:07"
+
+
+def test_dbt_progress_names_each_model_as_dbt_finishes_it() -> None:
+    def event(name: str, resource_type: str, status: str = "success") -> dict:
+        node = {
+            "resource_type": resource_type,
+            "materialized": "table",
+            "node_status": status,
+            "node_relation": {"schema": "marts", "alias": "customer_rfm"},
+            "unique_id": f"{resource_type}.lifecycle.customer_rfm",
+        }
+        return {"info": {"name": name}, "data": {"node_info": node, "execution_time": 3.24}}
+
+    line = progress_line(event("LogModelResult", "model"), 12, 40)
+    assert line == "dbt: built marts.customer_rfm (table) in 3.2 s, 12/40"
+    failed = progress_line(event("LogModelResult", "model", "error"), 13, 40)
+    assert failed is not None and failed.startswith("dbt: error marts.customer_rfm")
+    # Tests report through the asset checks; starts and other log lines say nothing.
+    assert progress_line(event("LogTestResult", "test"), 1, 40) is None
+    assert progress_line(event("LogStartLine", "model"), 1, 40) is None
 
 
 def test_dbt_folders_become_groups() -> None:

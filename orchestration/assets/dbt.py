@@ -2,7 +2,7 @@
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
@@ -79,17 +79,20 @@ def run_at_for(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> dt.da
 
 
 def dbt_build_args(
-    run_date: dt.date, shop_timezone: str, now: dt.datetime, warehouse_path: str
+    run_date: dt.date, shop_timezone: str, now: dt.datetime, warehouse: DuckDBWarehouse
 ) -> list[str]:
     """`dbt build` as of the run date, into the warehouse the pipeline's settings name
     (profiles.yml reads the `warehouse_path` var, falling back to the environment for dbt
-    run by hand). dbt's unit tests check SQL logic on fixed inputs, not the day's data: they
-    run in CI (`dbt test --select test_type:unit`), not in every run."""
+    run by hand), with the pipeline's DuckDB memory limit and threads. dbt's unit tests check
+    SQL logic on fixed inputs, not the day's data: they run in CI (`dbt test --select
+    test_type:unit`), not in every run."""
     variables = {
         "run_date": run_date.isoformat(),
         "run_at": f"{run_at_for(run_date, shop_timezone, now):%Y-%m-%d %H:%M:%S}",
         "shop_timezone": shop_timezone,
-        "warehouse_path": warehouse_path,
+        "warehouse_path": warehouse.path,
+        "duckdb_memory_limit": warehouse.memory_limit,
+        "duckdb_threads": warehouse.threads,
     }
     return [
         "build",
@@ -122,6 +125,44 @@ def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, A
 READOUT_TAG = "readout"
 
 
+def progress_line(raw_event: Mapping[str, Any], done: int, total: int) -> str | None:
+    """One line for the run log when dbt reports a model, seed or snapshot result (tests are
+    counted by the checks), e.g. `dbt: built marts.customer_rfm (table) in 3.2 s, 12/40`."""
+    name = raw_event["info"]["name"]
+    if name not in ("LogModelResult", "LogSeedResult", "LogSnapshotResult"):
+        return None
+    data = raw_event["data"]
+    node = data.get("node_info", {})
+    relation = node.get("node_relation", {})
+    target = ".".join(p for p in (relation.get("schema"), relation.get("alias")) if p)
+    status = node.get("node_status", "")
+    verb = "built" if status in ("success", "pass") else status
+    seconds = float(data.get("execution_time") or 0.0)
+    kind = node.get("materialized") or node.get("resource_type")
+    return (
+        f"dbt: {verb} {target or node.get('unique_id')} ({kind}) in {seconds:.1f} s, {done}/{total}"
+    )
+
+
+def _events_with_progress(invocation: Any, context: AssetExecutionContext) -> Iterator[Any]:
+    """dbt's events as Dagster events, logging each model as dbt finishes it, so a long build
+    shows in the run log which model it is on rather than nothing until the end."""
+    total = sum(1 for key in context.selected_asset_keys)
+    done = 0
+    for raw in invocation.stream_raw_events():
+        line = progress_line(raw.raw_event, done + 1, total)
+        if line:
+            done += 1
+            context.log.info(line)
+        yield from raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
+
+
 def _build_dbt_step(
     name: str,
     manifest: Mapping[str, Any],
@@ -145,10 +186,10 @@ def _build_dbt_step(
     def _dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse):
         run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse.path)
+        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse)
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
-        events = list(invocation.stream())
+        events = list(_events_with_progress(invocation, context))
         with warehouse.connect(read_only=True) as con:
             for event in events:
                 if isinstance(event, Output):

@@ -35,13 +35,14 @@ class DuckDBWarehouse(ConfigurableResource):
     )
     memory_limit: str = Field(
         default="",
-        description="DuckDB's memory_limit for the pipeline's connections, e.g. '8GB'; empty "
-        "for DuckDB's default (LIFECYCLE_DUCKDB_MEMORY_LIMIT).",
+        description="DuckDB's memory_limit for the pipeline's and dbt's connections, e.g. "
+        "'8GB' or '25%' of the machine's memory (LIFECYCLE_DUCKDB_MEMORY_LIMIT); empty for "
+        "DuckDB's default.",
     )
     threads: int = Field(
         default=0,
-        description="DuckDB's threads for the pipeline's connections; 0 for DuckDB's default "
-        "(LIFECYCLE_DUCKDB_THREADS).",
+        description="DuckDB's threads for the pipeline's and dbt's connections "
+        "(LIFECYCLE_DUCKDB_THREADS); 0 for DuckDB's default (one per core).",
     )
 
     @contextmanager
