@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint format dev manifest bench clean
+.PHONY: setup demo test test-fast lint format dev manifest bench bench-components clean
 
 $(BIN)/lifecycle: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -35,10 +35,17 @@ dev: setup
 manifest: setup
 	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; print(prepare_manifest())"
 
-# Speed and memory of the quality gate on one multi-million-row partition, and the ESP
-# adapters' throughput at each ESP's rate limit (a 1M-member first sync against each
-# emulator): JSON reports in bench/results/ (data for them under data/bench/).
+# The pipeline at three shop sizes (small 5k, medium 100k, large 1M customers): a full rebuild
+# and a new day through Dagster, stage by stage; reports in bench/results/pipeline_<scale>.*.
+# `make bench SCALES=small` for one; shops and runs go to $(BENCH_DIR).
+SCALES ?= small medium large
+BENCH_DIR ?= data/bench
 bench: setup
+	$(BIN)/lifecycle bench --scale $(SCALES) --workdir $(BENCH_DIR)
+
+# Components on their own: the quality gate on one multi-million-row partition, and the ESP
+# adapters' throughput at each ESP's rate limit (a 1M-member first sync against each emulator).
+bench-components: setup
 	$(BIN)/python bench/quality_gate.py
 	$(BIN)/python bench/esp_throughput.py
 

@@ -37,7 +37,12 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "resources": ("orchestration.resources",),
     "assets": ("orchestration.assets",),
     "jobs": ("orchestration.jobs", "orchestration.schedules"),
-    "app": ("orchestration.definitions", "orchestration.cli", "orchestration.sample_data"),
+    "app": (
+        "orchestration.definitions",
+        "orchestration.cli",
+        "orchestration.sample_data",
+        "orchestration.bench",
+    ),
 }
 # The sample shop stands beside the pipeline: it may use the core only, and only the command
 # lines (the app layer) use it.

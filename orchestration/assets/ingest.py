@@ -123,7 +123,16 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 f"{spec.name}: folders never read (not day=YYYY-MM-DD): {', '.join(stray)}"
             )
         with warehouse.connect() as con:
+            context.log.info(
+                f"{spec.name}: reading {sum(len(f) for f in files.values()):,} files "
+                f"of {len(days)} days"
+            )
             result = load_days(con, spec, files, Path(landing.root), context.run.run_id, quality)
+            rate = result.rows_read / result.seconds if result.seconds else 0.0
+            context.log.info(
+                f"{spec.name}: {result.rows_read:,} rows read from {len(result.files):,} files "
+                f"in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
+            )
             if result.rows_quarantined:
                 context.log.warning(
                     f"{spec.name}: {result.rows_quarantined} rows quarantined "

@@ -116,6 +116,12 @@ def build_gate_check(spec: SourceSpec, shop_timezone: str) -> AssetChecksDefinit
             )
         for failure in report.failures:
             context.log.warning(f"{RAW_SCHEMA}.{table} [{failure.rule}] {failure.message}")
+        context.log.info(
+            f"{RAW_SCHEMA}.{table}: gate over {report.start}..{report.end} "
+            f"{'failed' if report.blocking else 'passed'}: {report.rows_validated:,} rows, "
+            f"{report.expectations_evaluated:,} expectations in {report.seconds:.1f} s "
+            f"(Great Expectations {report.gx_seconds:.1f} s)"
+        )
         return gate_check_result(report)
 
     return _gate

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from orchestration.publish.adapters import Adapter, Batch, Member
 from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
 from orchestration.publish.state import ensure_publish_tables, state_filter
 from orchestration.warehouse_schema import PUBLISH_SCHEMA
+
+# Batch progress; Dagster shows it in the run log (dagster.yaml: managed_python_loggers).
+log = logging.getLogger(__name__)
 
 
 class CircuitBreakerOpen(RuntimeError):
@@ -211,8 +215,9 @@ def sync_audience(
             "order by seq",
             [run_id],
         ).fetchall()
-        for (batch_id,) in planned:
+        for n, (batch_id,) in enumerate(planned, start=1):
             send_batch(con, adapter, batch_id, settings.list_name, report)
+            log.info("%s -> %s: batch %d of %d sent", audience, target, n, len(planned))
         adapter.finish(
             audience,
             run_id,

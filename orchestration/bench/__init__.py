@@ -1,0 +1,1 @@
+"""The pipeline benchmark (`lifecycle bench`, `make bench`)."""
