@@ -2,7 +2,7 @@
 -- Privacy Protection) are counted apart: they say nothing about the person.
 with events as (
     select * from {{ ref('stg_sendgrid__email_events') }}
-    where is_valid_email
+    where is_valid_email and occurred_date <= {{ run_date() }}
 ),
 
 per_contact as (

@@ -7,7 +7,7 @@
 -- or a superseded copy of a row); esp when the ESP told the publish step (esp_status).
 with events as (
     select * from {{ ref('stg_sendgrid__email_events') }}
-    where is_valid_email
+    where is_valid_email and occurred_date <= {{ run_date() }}
 ),
 
 contacts as (

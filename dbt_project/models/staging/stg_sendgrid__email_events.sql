@@ -1,7 +1,24 @@
--- One row per SendGrid event (webhooks deliver at least once: the first landing wins), up to
--- the end of the run date in the shop's time zone.
+-- One row per SendGrid event (webhooks deliver at least once: the first landing wins) of
+-- every day landed by the run date. Incremental: a build recomputes only the events of the
+-- landing days that changed since the last one (macros/incremental_landings.sql), and equals
+-- a full rebuild. Consumers keep the events that happened by the run date (occurred_date).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ drop_temp_table('stg_email_events_changed') }}",
+        "{{ changed_landing_keys(source('raw', 'email_events'), 'email_events', 'sg_event_id', 'event_id', 'stg_email_events_changed') }}",
+        "{{ delete_changed_keys('event_id', 'stg_email_events_changed') }}",
+    ],
+) }}
+
 with source as (
-    {{ landed_by_run_date(source('raw', 'email_events'), 'email_events') }}
+    select * from (
+        {{ landed_by_run_date(source('raw', 'email_events'), 'email_events') }}
+    ) landed
+    {% if is_incremental() %}
+    where sg_event_id in (select changed_key from stg_email_events_changed)
+    {% endif %}
 ),
 
 ranked as (
@@ -34,10 +51,10 @@ final as (
         end as bounce_kind,
         bounce_classification,
         coalesce(sg_machine_open, false) as is_machine_open,
-        _partition_date as landed_date
+        _partition_date as landed_date,
+        _loaded_at as loaded_at
     from ranked
     where copy_rank = 1
 )
 
 select * from final
-where occurred_date <= {{ run_date() }}
