@@ -44,9 +44,16 @@ def test_sampler_sees_the_memory_and_cpu_of_a_child_process() -> None:
 
 
 @pytest.mark.slow
-def test_small_scale_benchmark_writes_a_well_formed_report(tmp_path: Path) -> None:
+def test_small_scale_benchmark_writes_a_well_formed_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The user's own warehouse and outbox are never where the benchmark writes.
+    monkeypatch.setenv("LIFECYCLE_WAREHOUSE_PATH", str(tmp_path / "users" / "warehouse.duckdb"))
+    monkeypatch.setenv("LIFECYCLE_OUTBOX_DIR", str(tmp_path / "users" / "outbox"))
     days = 10
     report = run_bench("small", tmp_path / "work", days=days, results_dir=tmp_path / "results")
+    assert not (tmp_path / "users").exists()
+    assert (tmp_path / "work" / "small" / "run" / "warehouse.duckdb").exists()
     assert json.loads((tmp_path / "results" / "pipeline_small.json").read_text()) == report
     markdown = (tmp_path / "results" / "pipeline_small.md").read_text()
     assert "## Full rebuild: 2024-01-01 to 2024-01-09, succeeded" in markdown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -186,12 +187,24 @@ def test_validation_chunks_are_whole_days_within_the_limit() -> None:
         ("LIFECYCLE_VOLUME_MAX_RATIO", "-3", "must not be negative"),
         ("LIFECYCLE_EARLIEST_DATE", "2000-13-01", "YYYY-MM-DD"),
         ("LIFECYCLE_SHOP_CURRENCIES", "dollars", "ISO 4217"),
+        ("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "lots", "not a memory size"),
+        ("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "120%", "not a memory size"),
+        ("LIFECYCLE_DUCKDB_THREADS", "0", "must be at least 1"),
     ],
 )
 def test_bad_thresholds_are_refused_by_name(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message) as error:
         Settings.from_env({name: value})
     assert name in str(error.value)
+
+
+def test_duckdb_gets_a_share_of_the_machine_and_every_core_unless_told() -> None:
+    default = Settings.from_env({})
+    assert (default.duckdb_memory_limit, default.duckdb_threads) == ("25%", os.cpu_count())
+    chosen = Settings.from_env(
+        {"LIFECYCLE_DUCKDB_MEMORY_LIMIT": "6GB", "LIFECYCLE_DUCKDB_THREADS": "1"}
+    )
+    assert (chosen.duckdb_memory_limit, chosen.duckdb_threads) == ("6GB", 1)
 
 
 def test_thresholds_come_from_the_environment() -> None:

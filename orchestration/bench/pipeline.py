@@ -129,7 +129,11 @@ def run_bench(
     shutil.copy(PROJECT_ROOT / "dagster.yaml", run_dir / "dagster" / "dagster.yaml")
     env = {
         **os.environ,
+        # Everything the runs write goes under the bench folder, whatever the environment
+        # names for the user's own warehouse and outbox.
         "LIFECYCLE_DATA_DIR": str(run_dir),
+        "LIFECYCLE_WAREHOUSE_PATH": str(run_dir / "warehouse.duckdb"),
+        "LIFECYCLE_OUTBOX_DIR": str(run_dir / "outbox"),
         "LIFECYCLE_LANDING_DIR": str(base / "landing"),
         "DAGSTER_HOME": str(run_dir / "dagster"),
         "LIFECYCLE_ESP_TARGET": "outbox",
