@@ -1,10 +1,13 @@
 -- One row per SendGrid event (webhooks deliver at least once: the first landing wins) of
--- every day landed by the run date. Incremental: a build recomputes only the events of the
--- landing days that changed since the last one (macros/incremental_landings.sql), and equals
--- a full rebuild. Consumers keep the events that happened by the run date (occurred_date).
+-- every day landed by the run date. Consumers keep the events that happened by the run date
+-- (occurred_date). Incremental, delete+insert on event_id: a build recomputes only the events
+-- of the landing days that changed since the last one (macros/incremental_landings.sql), and
+-- equals a full rebuild. No lookback window is needed: a late event arrives in a landing day
+-- of its own, which is a changed day, and a day loaded again carries a new _loaded_at.
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
     pre_hook=[
         "{{ drop_temp_table('stg_email_events_changed') }}",
         "{{ changed_landing_keys(source('raw', 'email_events'), 'email_events', 'sg_event_id', 'event_id', 'stg_email_events_changed') }}",
