@@ -14,11 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from orchestration.ingest import SOURCES
 from orchestration.ingest.sources import SourceSpec
-from orchestration.resources.landing import LandingZone
+from orchestration.resources import DuckDBWarehouse, LandingZone
 from orchestration.shop_time import day_end
 
 # The RFM and lifecycle-stage models the RFM floor stands in for.
@@ -29,13 +27,6 @@ RFM_MODELS = {
     "customer_rfm",
     "customer_lifecycle",
 }
-
-
-def _connect(path: str, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(path)
-    con.execute(f"set memory_limit = '{memory_limit}'")
-    con.execute(f"set threads = {int(threads)}")
-    return con
 
 
 def _read_sql(spec: SourceSpec) -> str:
@@ -57,12 +48,18 @@ def read_floors(
             files = [f for f in files if Path(f).stat().st_size > 0]
             if not files:
                 continue
-            con = _connect(str(Path(tmp) / f"{spec.name}.duckdb"), memory_limit, threads)
-            started = time.perf_counter()
-            con.execute(f"create table floor as select * from {_read_sql(spec)}", {"files": files})
-            seconds = time.perf_counter() - started
-            rows = con.execute("select count(*) from floor").fetchall()[0][0]
-            con.close()
+            floor_db = DuckDBWarehouse(
+                path=str(Path(tmp) / f"{spec.name}.duckdb"),
+                memory_limit=memory_limit,
+                threads=threads,
+            )
+            with floor_db.connect() as con:
+                started = time.perf_counter()
+                con.execute(
+                    f"create table floor as select * from {_read_sql(spec)}", {"files": files}
+                )
+                seconds = time.perf_counter() - started
+                rows = con.execute("select count(*) from floor").fetchall()[0][0]
             floors[spec.name] = {"files": len(files), "rows": rows, "seconds": round(seconds, 2)}
     return floors
 
@@ -111,16 +108,18 @@ def rfm_floor(
 ) -> dict[str, Any]:
     """Seconds for the one-query RFM over the loaded orders of a copy of the warehouse."""
     with tempfile.TemporaryDirectory() as tmp:
-        con = _connect(str(Path(tmp) / "rfm.duckdb"), memory_limit, threads)
-        con.execute(f"attach '{warehouse}' as w (read_only)")
-        con.execute("create schema raw")
-        con.execute("create table raw.orders as select * from w.raw.orders")
-        con.execute("detach w")
-        started = time.perf_counter()
-        con.execute(f"create table rfm as {rfm_floor_sql(run_date, timezone)}")
-        seconds = time.perf_counter() - started
-        customers = con.execute("select count(*) from rfm").fetchall()[0][0]
-        con.close()
+        floor_db = DuckDBWarehouse(
+            path=str(Path(tmp) / "rfm.duckdb"), memory_limit=memory_limit, threads=threads
+        )
+        with floor_db.connect() as con:
+            con.execute(f"attach '{warehouse}' as w (read_only)")
+            con.execute("create schema raw")
+            con.execute("create table raw.orders as select * from w.raw.orders")
+            con.execute("detach w")
+            started = time.perf_counter()
+            con.execute(f"create table rfm as {rfm_floor_sql(run_date, timezone)}")
+            seconds = time.perf_counter() - started
+            customers = con.execute("select count(*) from rfm").fetchall()[0][0]
     return {"customers": customers, "seconds": round(seconds, 2)}
 
 
@@ -137,7 +136,7 @@ def rfm_peer(warehouse: Path, run_date: dt.date, timezone: str) -> dict[str, Any
             library = "lifetimes.utils.summary_data_from_transaction_data"
         except ImportError:
             return {"skipped": "neither pymc-marketing nor lifetimes is installed"}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with DuckDBWarehouse(path=str(warehouse)).connect(read_only=True) as con:
         started = time.perf_counter()
         frame = con.execute(orders_sql(run_date, timezone)).df()
     loaded = time.perf_counter() - started

@@ -52,26 +52,24 @@ def step_intervals(instance: DagsterInstance, run_id: str) -> dict[str, tuple[fl
     return {k: (starts[k], ends.get(k, starts[k])) for k in starts}
 
 
-def dbt_model_seconds(instance: DagsterInstance, run_id: str) -> dict[str, float]:
-    """dbt model group (schema) -> seconds dbt spent building its models in this run."""
-    groups: dict[str, float] = defaultdict(float)
+def dbt_model_seconds(instance: DagsterInstance, run_id: str) -> dict[tuple[str, ...], float]:
+    """dbt model (asset key path: schema, name) -> seconds dbt spent building it in this run."""
+    seconds: dict[tuple[str, ...], float] = {}
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         mat = entry.dagster_event.step_materialization_data.materialization
         duration = mat.metadata.get("Execution Duration")
         if duration is not None:
-            groups[mat.asset_key.path[0]] += float(duration.value)
+            path = tuple(mat.asset_key.path)
+            seconds[path] = seconds.get(path, 0.0) + float(duration.value)
+    return seconds
+
+
+def group_seconds(models: dict[tuple[str, ...], float]) -> dict[str, float]:
+    """dbt model group (schema: staging, intermediate, marts, audiences) -> seconds."""
+    groups: dict[str, float] = defaultdict(float)
+    for path, seconds in models.items():
+        groups[path[0]] += seconds
     return {k: round(v, 2) for k, v in sorted(groups.items())}
-
-
-def model_seconds(instance: DagsterInstance, run_id: str, names: set[str]) -> float:
-    """Seconds dbt spent on the named models in this run."""
-    total = 0.0
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
-        mat = entry.dagster_event.step_materialization_data.materialization
-        duration = mat.metadata.get("Execution Duration")
-        if duration is not None and mat.asset_key.path[-1] in names:
-            total += float(duration.value)
-    return round(total, 2)
 
 
 def stage_table(
@@ -94,7 +92,7 @@ def stage_table(
     whole = sampler.between(started, ended)
     return {
         "stages": stages,
-        "dbt_model_groups_seconds": dbt_model_seconds(instance, run_id),
+        "dbt_model_groups_seconds": group_seconds(dbt_model_seconds(instance, run_id)),
         "run": {
             "wall_seconds": round(ended - started, 2),
             # Process start, definitions, dbt manifest and Dagster's run set-up.
