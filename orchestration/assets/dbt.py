@@ -147,7 +147,7 @@ def progress_line(raw_event: Mapping[str, Any], done: int, total: int) -> str | 
 def _events_with_progress(invocation: Any, context: AssetExecutionContext) -> Iterator[Any]:
     """dbt's events as Dagster events, logging each model as dbt finishes it, so a long build
     shows in the run log which model it is on rather than nothing until the end."""
-    total = sum(1 for key in context.selected_asset_keys)
+    total = len(context.selected_asset_keys)
     done = 0
     for raw in invocation.stream_raw_events():
         line = progress_line(raw.raw_event, done + 1, total)
