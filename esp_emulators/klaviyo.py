@@ -47,6 +47,24 @@ class KlaviyoEmulator(Emulator):
                     return {by_id[i] for i in entry["members"]}
         return set()
 
+    def suppress(self, email: str, reason: str, list_id: str | None = None) -> None:
+        """Put a profile under a global suppression (`HARD_BOUNCE`, `UNSUBSCRIBE`, ...), or
+        with `list_id` suppress it from that list only, as Klaviyo records it."""
+        with self.lock:
+            known = self.profiles.setdefault(email, {"id": f"P{next(self._ids)}", "properties": {}})
+            marketing = known.setdefault("subscriptions", _subscriptions())["email"]["marketing"]
+            entry = {"reason": reason, "timestamp": "2026-11-20T00:00:00+00:00"}
+            if list_id:
+                marketing["list_suppressions"].append({**entry, "list_id": list_id})
+            else:
+                marketing["suppression"].append(entry)
+                marketing["can_receive_email_marketing"] = False
+            if reason in ("UNSUBSCRIBE", "USER_SUPPRESSED"):
+                marketing["consent"] = "UNSUBSCRIBED"
+
+    def list_id(self, list_name: str) -> str | None:
+        return next((i for i, e in self.lists.items() if e["name"] == list_name), None)
+
     def error_body(self, status: int, title: str, detail: str) -> Any:
         code = {401: "not_authenticated", 429: "throttled"}.get(status, "error")
         return {
@@ -212,11 +230,19 @@ class KlaviyoEmulator(Emulator):
         emails = json.loads(f"[{match.group(1)}]")
         if len(emails) > 100:
             raise self._fail(400, "Invalid filter", "At most 100 values in any().")
-        found = [
-            {"type": "profile", "id": self.profiles[e]["id"], "attributes": {"email": e}}
-            for e in emails
-            if e in self.profiles
-        ]
+        # `subscriptions` is an additional field: only there when asked for.
+        extra = request.query.get("additional-fields[profile]", [""])[0].split(",")
+        found = []
+        for email in emails:
+            if email in self.profiles:
+                attributes: dict[str, Any] = {"email": email}
+                if "subscriptions" in extra:
+                    attributes["subscriptions"] = self.profiles[email].get(
+                        "subscriptions", _subscriptions()
+                    )
+                found.append(
+                    {"type": "profile", "id": self.profiles[email]["id"], "attributes": attributes}
+                )
         return 200, {"data": found[:size], "links": {"next": None}}
 
     def _remove(self, list_id: str, request: Request) -> tuple[int, Any]:
@@ -228,3 +254,17 @@ class KlaviyoEmulator(Emulator):
             raise self._fail(400, "Invalid input", "At most 1000 profiles per call.")
         entry["members"].difference_update(ids)
         return 204, None
+
+
+def _subscriptions() -> dict[str, Any]:
+    """A profile's `subscriptions` as Klaviyo answers them for one never subscribed."""
+    return {
+        "email": {
+            "marketing": {
+                "can_receive_email_marketing": True,
+                "consent": "NEVER_SUBSCRIBED",
+                "suppression": [],
+                "list_suppressions": [],
+            }
+        }
+    }

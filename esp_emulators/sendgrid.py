@@ -17,6 +17,7 @@ from esp_emulators.base import Emulator, Faults, Reply, Request
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UUID_IN_PATH = re.compile(r"/[0-9a-f-]{36}(?=/|$)")
+SUPPRESSION_LISTS = ("unsubscribes", "spam_reports", "bounces", "invalid_emails")
 
 
 class SendGridEmulator(Emulator):
@@ -37,6 +38,8 @@ class SendGridEmulator(Emulator):
         self.fields: dict[str, str] = {}  # custom field id -> name
         self.jobs: dict[str, dict[str, Any]] = {}
         self.rejected: set[str] = set()  # valid-looking addresses the job drops (errored)
+        # The account's global suppression lists, kept apart from contacts.
+        self.suppressions: dict[str, list[dict[str, Any]]] = {n: [] for n in SUPPRESSION_LISTS}
         self.duplicate_adds = 0
         self.failed_jobs_left = self.faults.failed_jobs
         self._ids = itertools.count(1)
@@ -47,6 +50,16 @@ class SendGridEmulator(Emulator):
                 if entry["name"] == list_name:
                     return set(entry["members"])
         return set()
+
+    def suppress(self, email: str, suppression_list: str) -> None:
+        """Put an address on one of the global suppression lists (`unsubscribes`, ...)."""
+        with self.lock:
+            entry = {"email": email, "created": int(time.time())}
+            if suppression_list in ("bounces", "invalid_emails"):
+                entry["reason"] = (
+                    "550 5.1.1 The email account that you tried to reach does not exist"
+                )
+            self.suppressions[suppression_list].append(entry)
 
     def error_body(self, status: int, title: str, detail: str) -> Any:
         return {"errors": [{"field": None, "message": detail}]}
@@ -100,6 +113,12 @@ class SendGridEmulator(Emulator):
                         "name": request.body["name"],
                         "field_type": request.body.get("field_type", "Text"),
                     }
+                case "GET", ["v3", "suppression", name] if name in SUPPRESSION_LISTS:
+                    limit = int(request.query.get("limit", ["500"])[0])
+                    offset = int(request.query.get("offset", ["0"])[0])
+                    if not 1 <= limit <= 500:
+                        raise self._fail(400, "limit must be between 1 and 500", "limit")
+                    return 200, self.suppressions[name][offset : offset + limit]
                 case "PUT", ["v3", "marketing", "contacts"]:
                     return self._upsert(request)
                 case "GET", ["v3", "marketing", "contacts", "imports", job_id]:

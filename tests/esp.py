@@ -80,6 +80,26 @@ class Esp:
         else:
             server.rejected = set(emails)
 
+    def opt_out(self, server: Emulator, email: str, kind: str) -> str:
+        """Record at the ESP, as that ESP does, that an address opted out or cannot be mailed
+        (`unsubscribe`, `bounce`, `complaint`); returns the ESP status the adapter must
+        report for it."""
+        if isinstance(server, KlaviyoEmulator):
+            reason = {"unsubscribe": "UNSUBSCRIBE", "bounce": "HARD_BOUNCE"}
+            server.suppress(email, reason.get(kind, "SPAM_COMPLAINT"))
+            return {"unsubscribe": "unsubscribed", "bounce": "cleaned"}.get(kind, "complained")
+        if isinstance(server, SendGridEmulator):
+            name = {"unsubscribe": "unsubscribes", "bounce": "bounces"}.get(kind, "spam_reports")
+            server.suppress(email, name)
+            return {"unsubscribe": "unsubscribed", "bounce": "cleaned"}.get(kind, "complained")
+        # Mailchimp: a bounce cleans the member; an abuse report unsubscribes it.
+        status = "cleaned" if kind == "bounce" else "unsubscribed"
+        member = server.members.setdefault(
+            subscriber_hash(email), {"email_address": email, "merge_fields": {}}
+        )
+        member["status"] = status
+        return status
+
     def objects(self, server: Emulator) -> Counter[tuple[str, str]]:
         """The lists (Mailchimp: static segments) and fields the ESP holds, by kind and name,
         each with how many of that name there are."""

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from esp_emulators.base import Faults
+from orchestration.publish.adapters import SUPPRESSING_STATUSES, esp_status
 from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import klaviyo_client
 from orchestration.resources.build import build_resources
@@ -81,6 +82,53 @@ def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
         assert server.duplicate_adds == 0
     finally:
         server.stop()
+
+
+def test_members_the_esp_will_not_mail_are_failed_with_its_status_never_published(
+    tmp_path: Path, esp: Esp
+) -> None:
+    server = esp.start()
+    try:
+        path = tmp_path / "warehouse.duckdb"
+        people = [p for p in make_people(12) if not p["holdout"]]
+        make_warehouse(path, people, [])
+        # Opted out at the ESP, not (yet) in our suppressions: before the first sync...
+        expected = {
+            f"p{i}@example.com": esp_status(esp.opt_out(server, f"p{i}@example.com", kind))
+            for i, kind in ((1, "unsubscribe"), (2, "bounce"), (3, "complaint"))
+        }
+        report = sync(path, esp.adapter(server), "run-1")
+        assert _failures(path) == expected
+        assert report.failed == 3 and report.confirmed == len(people) - 3
+        assert esp.members(server) == _treatment(people) - set(expected)
+        assert _published(path) == _treatment(people) - set(expected)
+        # ... and after: a published member who unsubscribes there fails its next update.
+        expected["p4@example.com"] = esp_status(
+            esp.opt_out(server, "p4@example.com", "unsubscribe")
+        )
+        with duckdb.connect(str(path)) as con:
+            con.execute(
+                f"update audiences.{AUDIENCE} set first_name = 'Bo' where email = 'p4@example.com'"
+            )
+        again = sync(path, esp.adapter(server), "run-2")
+        assert again.updates == 1 and again.failed == 1
+        assert _failures(path) == expected
+        # Every status here is one marts.suppressions suppresses on (reason esp_status).
+        assert {v.removeprefix("esp_status: ") for v in expected.values()} <= set(
+            SUPPRESSING_STATUSES
+        )
+    finally:
+        server.stop()
+
+
+def _failures(path: Path) -> dict[str, str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(con.execute("select email, reason from publish.member_failures").fetchall())
+
+
+def _published(path: Path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {e for (e,) in con.execute("select email from publish.member_state").fetchall()}
 
 
 def test_under_faults_the_list_ends_as_desired_with_no_add_twice(tmp_path: Path, esp: Esp) -> None:

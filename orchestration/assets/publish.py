@@ -61,8 +61,8 @@ MEMBER_FAILURES_SPEC = AssetSpec(
     key=AssetKey(["publish", "member_failures"]),
     group_name="publish",
     kinds={"duckdb"},
-    description="Members a target refused or reported unsubscribed or cleaned (esp_status), "
-    "per batch; written by every publish asset.",
+    description="Members a target refused or reported as not mailable (esp_status: "
+    "unsubscribed, cleaned, complained, suppressed), per batch; written by every publish asset.",
 )
 
 

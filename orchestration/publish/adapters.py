@@ -39,8 +39,16 @@ class Batch:
 
 
 # A failed member's reason when the target says it cannot be mailed: `esp_status: <status>`.
-# `publish.member_failures` keeps it; the unsubscribed and cleaned feed marts.suppressions.
+# `publish.member_failures` keeps it; the statuses below (the ESP's own opt-outs and
+# suppressions, in one vocabulary for every ESP) feed marts.suppressions. Any other status
+# (Mailchimp's `pending`, `transactional`) only keeps the member unpublished.
 ESP_STATUS = "esp_status"
+SUPPRESSING_STATUSES = ("unsubscribed", "cleaned", "complained", "suppressed")
+
+
+def esp_status(status: str) -> str:
+    """The failure reason for a member the ESP reports as `status` (not mailable)."""
+    return f"{ESP_STATUS}: {status}"
 
 
 @dataclass(frozen=True)

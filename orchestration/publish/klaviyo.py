@@ -11,6 +11,11 @@
   a profile off the list only: its consent and subscriptions stay as they are.
 Consent is one-way: imports carry no `subscriptions`, so they never subscribe, unsubscribe or
 unsuppress anyone (the bulk subscribe endpoint, which would lift suppressions, is not used).
+Nor is a profile Klaviyo will not mail published: before adds and updates the profiles are
+read with their `subscriptions` (`GET /api/profiles`, 100 a call), and one under a global
+suppression, unsubscribed, or suppressed from our list is a failed member
+(`esp_status: unsubscribed`, `cleaned`, `complained`; see `email_status`), left out of the
+import and never counted as confirmed; marts.suppressions then suppresses the contact.
 Every call is idempotent, so a batch sent again after a crash changes nothing twice; the list
 is created once, looked up again if the answer to its creation is lost (`find_or_create`).
 """
@@ -18,10 +23,10 @@ is created once, looked up again if the answer to its creation is lost (`find_or
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.adapters import Batch, BatchResult, Member, esp_status
 from orchestration.publish.esp import JobAdapter, chunks, find_or_create, payload_chunks
 from orchestration.publish.http import ApiClient, RetryPolicy
 
@@ -34,6 +39,15 @@ ERROR_PAGE_SIZE = 100
 STEADY_PER_MINUTE = 150  # bulk import and list relationship endpoints (burst 10/s)
 # Our attributes that are Klaviyo profile fields; every other one is a custom property.
 PROFILE_FIELDS = {"first_name": "first_name"}
+# Klaviyo's global suppression reasons as the ESP statuses marts.suppressions knows; a reason
+# not listed here is `suppressed` (still suppressing: fail safe).
+SUPPRESSION_STATUS = {
+    "UNSUBSCRIBE": "unsubscribed",
+    "USER_SUPPRESSED": "unsubscribed",
+    "SPAM_COMPLAINT": "complained",
+    "HARD_BOUNCE": "cleaned",
+    "INVALID_EMAIL": "cleaned",
+}
 
 
 def klaviyo_client(
@@ -80,8 +94,9 @@ class KlaviyoAdapter(JobAdapter):
         if batch.action == "remove":
             self._remove(list_id, batch.members)
             return BatchResult(confirmed=tuple(m.email for m in batch.members))
-        failed: dict[str, str] = {}
-        for chunk in payload_chunks(batch.members, profile, IMPORT_MAX_PROFILES, IMPORT_MAX_BYTES):
+        failed = self._not_mailable(batch.members, list_id)
+        mailable = [m for m in batch.members if m.email not in failed]
+        for chunk in payload_chunks(mailable, profile, IMPORT_MAX_PROFILES, IMPORT_MAX_BYTES):
             failed.update(self._import(chunk, list_id if batch.action == "add" else None))
         confirmed = tuple(m.email for m in batch.members if m.email not in failed)
         return BatchResult(confirmed=confirmed, failed=failed)
@@ -113,6 +128,33 @@ class KlaviyoAdapter(JobAdapter):
             idempotent=False,
         ).json()
         return created["data"]["id"]
+
+    # -- profiles ------------------------------------------------------------------------
+    def _profiles(self, emails: Sequence[str], subscriptions: bool = False) -> Iterator[dict]:
+        """The profiles Klaviyo has for these addresses (id and e-mail; with `subscriptions`,
+        their consent and suppressions too)."""
+        for chunk in chunks(emails, PROFILE_PAGE_SIZE):
+            quoted = ",".join(json.dumps(e) for e in chunk)
+            params = {
+                "filter": f"any(email,[{quoted}])",
+                "page[size]": PROFILE_PAGE_SIZE,
+                "fields[profile]": "email,subscriptions" if subscriptions else "email",
+            }
+            if subscriptions:
+                params["additional-fields[profile]"] = "subscriptions"
+            yield from self.client.request("GET", "/api/profiles", params=params).json()["data"]
+
+    def _not_mailable(self, members: Sequence[Member], list_id: str) -> dict[str, str]:
+        """email -> `esp_status: ...`, for the members Klaviyo would not mail from our list."""
+        wanted = {m.email.lower(): m.email for m in members}
+        failed = {}
+        for found in self._profiles(list(wanted), subscriptions=True):
+            attributes = found.get("attributes", {})
+            status = email_status(attributes.get("subscriptions"), list_id)
+            email = wanted.get(str(attributes.get("email", "")).lower())
+            if status and email:
+                failed[email] = esp_status(status)
+        return failed
 
     # -- adds and updates ----------------------------------------------------------------
     def _import(self, members: Sequence[Member], list_id: str | None) -> dict[str, str]:
@@ -155,25 +197,30 @@ class KlaviyoAdapter(JobAdapter):
 
     # -- removes -------------------------------------------------------------------------
     def _remove(self, list_id: str, members: Sequence[Member]) -> None:
-        ids = []
-        for chunk in chunks([m.email for m in members], PROFILE_PAGE_SIZE):
-            emails = ",".join(json.dumps(e) for e in chunk)
-            found = self.client.request(
-                "GET",
-                "/api/profiles",
-                params={
-                    "filter": f"any(email,[{emails}])",
-                    "page[size]": PROFILE_PAGE_SIZE,
-                    "fields[profile]": "email",
-                },
-            ).json()["data"]
-            ids += [p["id"] for p in found]
+        ids = [p["id"] for p in self._profiles([m.email for m in members])]
         for chunk in chunks(ids, LIST_CALL_MAX_PROFILES):
             self.client.request(
                 "DELETE",
                 f"/api/lists/{list_id}/relationships/profiles",
                 json={"data": [{"type": "profile", "id": i} for i in chunk]},
             )
+
+
+def email_status(subscriptions: dict[str, Any] | None, list_id: str) -> str | None:
+    """Why Klaviyo will not mail this profile e-mail marketing from our list, as an ESP status
+    (a global suppression's reason, `unsubscribed` for an opt-out or a suppression from our
+    list), or None if it will. A profile never subscribed and not suppressed is mailable:
+    Klaviyo's own `can_receive_email_marketing` means "no global suppression"."""
+    marketing = ((subscriptions or {}).get("email") or {}).get("marketing") or {}
+    for suppression in marketing.get("suppression") or []:
+        return SUPPRESSION_STATUS.get(str(suppression.get("reason", "")).upper(), "suppressed")
+    if marketing.get("can_receive_email_marketing") is False:
+        return "suppressed"
+    if any(s.get("list_id") == list_id for s in marketing.get("list_suppressions") or []):
+        return "unsubscribed"
+    if marketing.get("consent") == "UNSUBSCRIBED":
+        return "unsubscribed"
+    return None
 
 
 def _job_status(answer: dict[str, Any]) -> str:

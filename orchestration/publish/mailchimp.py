@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from orchestration.publish.adapters import ESP_STATUS, Batch, BatchResult, Member
+from orchestration.publish.adapters import Batch, BatchResult, Member, esp_status
 from orchestration.publish.esp import chunks, find_or_create
 from orchestration.publish.http import ApiClient, RetryPolicy
 
@@ -187,7 +187,7 @@ class MailchimpAdapter:
             for member in answer.get("new_members", []) + answer.get("updated_members", []):
                 status = member.get("status")
                 if status != MAILABLE_STATUS:
-                    failed[member["email_address"].lower()] = f"{ESP_STATUS}: {status}"
+                    failed[member["email_address"].lower()] = esp_status(status)
         return failed
 
     def _segment_call(self, segment: int, body: dict[str, list[str]]) -> dict[str, str]:

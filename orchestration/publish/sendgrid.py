@@ -11,7 +11,12 @@
   then `DELETE /v3/marketing/lists/{id}/contacts?contact_ids=...` (100 a call, async): the
   contacts leave the list and are not deleted.
 Consent is one-way: Marketing Campaigns keeps unsubscribes and suppressions apart from
-contacts, and nothing here touches them. Custom fields are created once if missing (Text;
+contacts, and nothing here changes them. They are read, though: before the first add or
+update of a sync the account's global suppression lists (unsubscribes, spam reports, bounces,
+invalid e-mails; `GET /v3/suppression/<list>`, 500 a page) are read once, and a member on one
+is a failed member (`esp_status: unsubscribed`, `complained`, `cleaned`), left out of the
+upsert and never counted as confirmed; marts.suppressions then suppresses the contact. (Group
+unsubscribes reach the pipeline as events.) Custom fields are created once if missing (Text;
 SendGrid's names are unique regardless of case, so `Reason` is our `reason`). A list or field
 whose creation lost its answer, or that SendGrid says exists already, is looked up again
 rather than created twice (`find_or_create`).
@@ -23,7 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from orchestration.publish.adapters import Batch, BatchResult, Member
+from orchestration.publish.adapters import Batch, BatchResult, Member, esp_status
 from orchestration.publish.esp import JobAdapter, chunks, find_or_create, payload_chunks
 from orchestration.publish.http import ApiClient, ApiError, RetryPolicy
 
@@ -32,6 +37,15 @@ UPSERT_MAX_BYTES = 6_000_000
 SEARCH_MAX_EMAILS = 100
 REMOVE_MAX_IDS = 100
 RESERVED = {"first_name": "first_name"}  # our attribute -> SendGrid reserved field
+# The account's global suppression lists, as the ESP statuses marts.suppressions knows (an
+# address on two lists takes the first's).
+SUPPRESSION_LISTS = {
+    "unsubscribes": "unsubscribed",
+    "spam_reports": "complained",
+    "bounces": "cleaned",
+    "invalid_emails": "cleaned",
+}
+SUPPRESSION_PAGE_SIZE = 500
 _CONTACT_INDEX = re.compile(r"contacts\[(\d+)\]")
 
 
@@ -62,6 +76,26 @@ class SendGridAdapter(JobAdapter):
         self._lists: dict[str, str] = {}
         self._fields: dict[str, str] = {}  # custom field name (casefolded) -> id
         self._fields_listed = False
+        self._suppressed: dict[str, str] | None = None  # email -> status, read once
+
+    def suppressed(self) -> dict[str, str]:
+        """Lower-cased email -> ESP status, for every address on the account's global
+        suppression lists (read on first use, then kept for this adapter's sync)."""
+        if self._suppressed is None:
+            found: dict[str, str] = {}
+            for name, status in SUPPRESSION_LISTS.items():
+                offset = 0
+                while True:
+                    params = {"limit": SUPPRESSION_PAGE_SIZE, "offset": offset}
+                    page = self.client.request("GET", f"/v3/suppression/{name}", params=params)
+                    entries = page.json()
+                    for entry in entries:
+                        found.setdefault(str(entry["email"]).lower(), status)
+                    if len(entries) < SUPPRESSION_PAGE_SIZE:
+                        break
+                    offset += SUPPRESSION_PAGE_SIZE
+            self._suppressed = found
+        return self._suppressed
 
     def send(self, batch: Batch) -> BatchResult:
         list_id = self.list_id(batch.list_name)
@@ -69,7 +103,15 @@ class SendGridAdapter(JobAdapter):
         if batch.action == "remove":
             self._remove(list_id, emails)
             return BatchResult(confirmed=tuple(emails))
-        failed = self._upsert(batch.members, list_id if batch.action == "add" else None)
+        suppressed = self.suppressed()
+        failed = {
+            m.email: esp_status(suppressed[m.email.lower()])
+            for m in batch.members
+            if m.email.lower() in suppressed
+        }
+        mailable = [m for m in batch.members if m.email not in failed]
+        if mailable:
+            failed.update(self._upsert(mailable, list_id if batch.action == "add" else None))
         return BatchResult(confirmed=tuple(e for e in emails if e not in failed), failed=failed)
 
     # -- setup ---------------------------------------------------------------------------

@@ -138,7 +138,12 @@ esp_refused as (
         cast(null as {{ dbt.type_int() }}) as asm_group_id,
         min({{ utc_of('failed_at') }}) as suppressed_since
     from {{ refused }}
-    where reason in ('esp_status: unsubscribed', 'esp_status: cleaned')
+    -- The ESP statuses that suppress (orchestration/publish/adapters.py,
+    -- SUPPRESSING_STATUSES); pending or transactional only keep a member unpublished.
+    where reason in (
+        'esp_status: unsubscribed', 'esp_status: cleaned', 'esp_status: complained',
+        'esp_status: suppressed'
+    )
     group by lower(email)
     {%- else %}
     select
