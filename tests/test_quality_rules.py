@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from orchestration.ingest import load_days
+from orchestration.ingest.rules import CONSENT_STATES, FINANCIAL_STATUSES, SENDGRID_EVENTS
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_row
 from orchestration.quality import suites
@@ -59,6 +60,7 @@ def test_each_order_rule_names_the_row_it_quarantines(
         "future_timestamp": {"created_at": "2999-01-01T00:00:00+00:00"},
         "invalid_amount": {"subtotal_price": "12,50"},
         "missing_amount": {"total_price": None},
+        "unknown_financial_status": {"financial_status": "mystery"},
     }
     rows = [good] + [
         {**good, "id": good["id"] + i + 1, **change} for i, change in enumerate(cases.values())
@@ -249,18 +251,37 @@ def test_row_rules_and_suites_agree_on_normalised_values(
     tmp_path: Path, small_shop: SampleSummary
 ) -> None:
     """What the row rules accept, the suite accepts: lower-case currencies, event types and
-    consent states are normalised at load, and amounts the suite's format refuses (`1e3`,
-    `NaN`, a space) are quarantined, so the gate holds no good day for them."""
+    consent states and capitalised financial statuses are normalised at load, and amounts the
+    suite's format refuses (`1e3`, `NaN`, a space) are quarantined, so the gate holds no good
+    day for them."""
     good = _a_good_order(small_shop)
     amounts = {"1e3": "invalid_amount", "NaN": "invalid_amount", " 12.50": "invalid_amount"}
-    rows = [{**good, "currency": "usd"}] + [
+    rows = [{**good, "currency": "usd", "financial_status": " Paid"}] + [
         {**good, "id": good["id"] + i + 1, "total_price": value} for i, value in enumerate(amounts)
     ]
     con, result = _load(tmp_path, ORDERS, rows)
     assert result.quarantined_by_rule == {"invalid_amount": 3}
-    assert con.execute("select currency from raw.orders").fetchall() == [("USD",)]
+    loaded = con.execute("select currency, financial_status from raw.orders").fetchall()
+    assert loaded == [("USD", "paid")]
     report = run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-1", "UTC")
     assert report.failures == []  # 3 quarantined rows stay under LIFECYCLE_QUARANTINE_MIN_ROWS
+
+
+def test_every_value_set_of_a_raw_suite_is_a_row_rules_set() -> None:
+    """A suite's set of values is the set its row rule quarantines outside of (or a setting
+    both read), so a row the rules load never fails the suite for its value."""
+    rule_sets = {
+        ("raw_orders", "financial_status"): FINANCIAL_STATUSES,
+        ("raw_email_events", "event"): SENDGRID_EVENTS,
+        ("raw_contacts", "email_marketing_consent_state"): CONSENT_STATES,
+    }
+    literal = {}
+    for path in sorted(suites.EXPECTATIONS_DIR.glob("raw_*.json")):
+        for expectation in suites.load_suite_file(path)["expectations"]:
+            values = expectation["kwargs"].get("value_set")
+            if expectation["type"].endswith("_in_set") and isinstance(values, list):
+                literal[(path.stem, expectation["kwargs"]["column"])] = tuple(values)
+    assert literal == rule_sets
 
 
 def test_an_event_time_in_milliseconds_is_stored_in_seconds(tmp_path: Path) -> None:
@@ -298,10 +319,12 @@ def test_a_day_landed_again_with_fewer_rows_fails_until_accepted(
     assert "LIFECYCLE_RELAND_MAX_SHRINK" in failure.message
     accepting = QualityThresholds(reland_max_shrink=0.6)
     assert not run_gate(con, "orders", DAY, DAY, accepting, "run-3", "UTC").blocking
-    # A day its gate held: a smaller file is the fix (its bad rows gone), not a loss.
-    mystery = [{**r, "financial_status": "mystery"} for r in rows]
-    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mystery))
-    load_days(con, ORDERS, files, root, "batch-3", QualityThresholds())
+    # A day its gate held: a smaller file is the fix (its bad rows gone), not a loss. (Every
+    # row-level expectation has a row rule, so the suite fails here on a currency loaded while
+    # the shop's list allowed it and validated once the list no longer does.)
+    gold = [{**r, "currency": "XAU"} for r in rows]
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in gold))
+    load_days(con, ORDERS, files, root, "batch-3", QualityThresholds(currencies=["USD", "XAU"]))
     assert run_gate(con, "orders", DAY, DAY, QualityThresholds(), "run-4", "UTC").blocking
     (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
     load_days(con, ORDERS, files, root, "batch-4", QualityThresholds())
@@ -320,18 +343,21 @@ def test_a_bad_day_in_a_chunk_of_many_holds_only_itself(
     for n, day in enumerate(days):
         rows = [{**good, "id": good["id"] + 100 * n + i} for i in range(5)]
         if n == 1:
-            rows[3]["financial_status"] = "mystery"  # no row rule: the suite finds it
+            # Loaded while the shop's currencies allowed it, validated once they no longer do
+            # (every row-level expectation has a row rule: the suite sees a table-level drift).
+            rows[3]["currency"] = "XAU"
         folder = tmp_path / "landing" / "orders" / f"day={day}"
         folder.mkdir(parents=True)
         (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         files[day] = [folder / "part.jsonl"]
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    load_days(con, ORDERS, files, tmp_path / "landing", "batch-1", QualityThresholds())
+    then = QualityThresholds(currencies=["USD", "XAU"])
+    load_days(con, ORDERS, files, tmp_path / "landing", "batch-1", then)
     report = run_gate(con, "orders", days[0], days[-1], QualityThresholds(), "run-1", "UTC")
     [failure] = [f for f in report.blocking if f.rule != "freshness"]
     assert failure.partitions == (days[1],)
     assert failure.message.startswith(
-        f"{days[1]}: expect_column_values_to_be_in_set on financial_status failed: 1 of 5 rows"
+        f"{days[1]}: expect_column_values_to_be_in_set on currency failed: 1 of 5 rows"
     )
     held = con.execute("select partition_date from quality.held_partitions").fetchall()
     assert held == [(days[1],)]

@@ -28,6 +28,16 @@ SENDGRID_EVENTS = (
     "group_unsubscribe",
     "group_resubscribe",
 )
+# Shopify's order financial statuses (REST Admin API `financial_status`), lower-cased at load.
+FINANCIAL_STATUSES = (
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+)
 CONSENT_STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted", "invalid")
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
 # SendGrid sends epoch seconds; some relays send milliseconds. 10^11 seconds is the year 5138,
@@ -135,6 +145,12 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
             *_email_rules("coalesce(email, customer.email)", required=True),
             *_timestamp_rules(text_timestamp_sql("created_at"), t),
             *_money_rules(("total_price", "subtotal_price", "total_discounts"), t),
+            RowRule(
+                "unknown_financial_status",
+                f"lower(trim(financial_status)) not in ({_sql_strings(FINANCIAL_STATUSES)})",
+                "the financial status is not a Shopify order financial status "
+                f"({', '.join(FINANCIAL_STATUSES)})",
+            ),
         ]
     if source == "checkouts":
         return [

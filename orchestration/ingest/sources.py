@@ -116,7 +116,8 @@ ORDERS = SourceSpec(
             select_sql="""
                 select
                     id, name, order_number, email, created_at, updated_at, processed_at,
-                    cancelled_at, cancel_reason, financial_status, fulfillment_status,
+                    cancelled_at, cancel_reason, lower(trim(financial_status)) as financial_status,
+                    fulfillment_status,
                     upper(trim(currency)) as currency, presentment_currency,
                     total_line_items_price, subtotal_price,
                     total_discounts, total_tax, total_price, current_total_price, test,
