@@ -102,7 +102,7 @@ def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
         assert sum(n for _, n in segments) == customers
         assert None not in dict(segments)
         vips = one("select count(*) from marts.customer_rfm where is_vip")
-        assert vips == -(-customers // 5)  # ceil(20%)
+        assert vips == int(customers * 0.2 + 0.5)  # 20%, rounded half up
         assert one("select max(run_date)::varchar from marts.customer_rfm") == run_date
         # Nothing after the run date is used.
         assert str(one("select max(last_order_date) from marts.customer_rfm")) <= run_date
@@ -122,6 +122,24 @@ def _assert_marts_are_consistent(warehouse: Path, run_date: str) -> None:
         assert suppressed_but_mailable == 0
         assert one("select count(*) from marts.suppressions") > 0
         assert one("select count(*) from marts.retention_metrics_monthly") >= 1
+        # Nobody who ordered within the global short window is lapsed, own window or not.
+        lapsed_too_early = one(
+            "select count(*) from marts.customer_lifecycle where days_since_last_order <= 30 "
+            "and lifecycle_stage in ('short_term_lapsed', 'long_term_lapsed')"
+        )
+        assert lapsed_too_early == 0
+        # "Active" (within the long window) is one set of customers in every mart on the run
+        # date: not past it in churn, not long-term lapsed by the window in the lifecycle, and
+        # active at the end of the run date's month in the retention metrics.
+        in_churn = one("select count(*) from marts.customer_churn where not is_past_long_window")
+        in_lifecycle = one(
+            "select count(*) from marts.customer_lifecycle where days_since_last_order <= 180"
+        )
+        in_retention = one(
+            "select active_customers from marts.retention_metrics_monthly "
+            "order by month_start desc limit 1"
+        )
+        assert in_churn == in_lifecycle == in_retention > 0
 
 
 @pytest.mark.slow

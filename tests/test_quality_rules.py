@@ -61,8 +61,11 @@ def test_each_order_rule_names_the_row_it_quarantines(
         "invalid_amount": {"subtotal_price": "12,50"},
         "missing_amount": {"total_price": None},
         "unknown_financial_status": {"financial_status": "mystery"},
+        "malformed_email": {"email": "nobody", "customer": {**good["customer"], "email": "x"}},
     }
-    rows = [good] + [
+    # A malformed `email` beside a good customer address is fine: the order is the customer's.
+    customers = {**good, "id": good["id"] + 100, "email": "not an address"}
+    rows = [good, customers] + [
         {**good, "id": good["id"] + i + 1, **change} for i, change in enumerate(cases.values())
     ]
     con, result = _load(tmp_path, ORDERS, rows)
@@ -71,11 +74,12 @@ def test_each_order_rule_names_the_row_it_quarantines(
     )
     assert quarantined == dict.fromkeys(cases, 1)
     assert result.rows_quarantined == len(cases)
-    assert con.execute("select id from raw.orders").fetchall() == [(good["id"],)]
+    loaded = con.execute("select id from raw.orders order by id").fetchall()
+    assert loaded == [(good["id"],), (customers["id"],)]
     loads = con.execute(
         "select rows_read, rows_loaded, rows_quarantined from quality.partition_loads"
     ).fetchall()
-    assert loads == [(len(rows), 1, len(cases))]
+    assert loads == [(len(rows), 2, len(cases))]
 
 
 def test_a_corrupt_copy_does_not_make_its_good_twin_a_conflict(

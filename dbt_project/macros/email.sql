@@ -15,3 +15,10 @@
 {% macro default__is_valid_email(expression) -%}
     coalesce({{ expression }} ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$', false)
 {%- endmacro %}
+
+{#- The address of a Shopify order or checkout: its own `email` when well-formed, else its
+    customer's (the ingest row rules check the same one: orchestration/ingest/rules.py). -#}
+{% macro shopify_email(email, customer_email) -%}
+    case when {{ is_valid_email('trim(' ~ email ~ ')') }} then {{ email }}
+        else coalesce({{ customer_email }}, {{ email }}) end
+{%- endmacro %}

@@ -83,6 +83,15 @@ def text_timestamp_sql(text: str) -> str:
     )
 
 
+def shopify_email_sql(email: str, customer_email: str) -> str:
+    """The address of an order or checkout: its own `email` when well-formed, else its
+    customer's (dbt's `shopify_email` macro picks the same one)."""
+    return (
+        f"case when regexp_full_match(trim({email}), '{EMAIL_PATTERN}') then {email} "
+        f"else coalesce({customer_email}, {email}) end"
+    )
+
+
 def _email_rules(email: str, required: bool) -> list[RowRule]:
     missing = RowRule(
         "missing_email",
@@ -142,7 +151,7 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
     if source == "orders":
         return [
             RowRule("missing_key", "id is null", "no order id"),
-            *_email_rules("coalesce(email, customer.email)", required=True),
+            *_email_rules(shopify_email_sql("email", "customer.email"), required=True),
             *_timestamp_rules(text_timestamp_sql("created_at"), t),
             *_money_rules(("total_price", "subtotal_price", "total_discounts"), t),
             RowRule(
@@ -156,7 +165,10 @@ def row_rules(source: str, t: QualityThresholds) -> list[RowRule]:
         return [
             RowRule("missing_key", "token is null", "no checkout token"),
             # A checkout without an address is normal (the buyer left before typing it).
-            *_email_rules("nullif(trim(coalesce(email, customer.email)), '')", required=False),
+            *_email_rules(
+                f"nullif(trim({shopify_email_sql('email', 'customer.email')}), '')",
+                required=False,
+            ),
             *_timestamp_rules(text_timestamp_sql("created_at"), t),
             *_money_rules(("total_price", "subtotal_price", "total_discounts"), t),
         ]

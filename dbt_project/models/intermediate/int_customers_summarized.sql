@@ -35,9 +35,11 @@ final as (
         last_order_date,
         {{ dbt.datediff('last_order_date', run_date(), 'day') }} as days_since_last_order,
         {{ dbt.datediff('first_order_date', run_date(), 'day') }} as days_since_first_order,
+        {{ dbt.datediff('first_order_date', 'last_order_date', 'day') }} as order_span_days,
         case
             when order_count > 1
-                -- Rounded to 0.01 day so that every engine computes the same windows from it.
+                -- Rounded to 0.01 day, for people: windows are judged on order_span_days
+                -- exactly (macro past_own_interval), never on this figure.
                 then round(
                     cast({{ dbt.datediff('first_order_date', 'last_order_date', 'day') }}
                         as decimal(12, 4)) / (order_count - 1),

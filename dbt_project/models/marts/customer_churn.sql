@@ -28,7 +28,10 @@ flagged as (
                 then c.avg_days_between_orders
         end as own_interval_days,
         b.avg_first_to_second_days,
-        r.is_bottom_20
+        r.is_bottom_20,
+        c.order_count >= {{ var('own_interval_min_orders') }}
+            and {{ past_own_interval('c.days_since_last_order', 'c.order_count',
+                'c.order_span_days', var('churn_interval_multiple')) }} as is_past_own_interval
     from customers c
     cross join base b
     left join rfm r on r.email = c.email
@@ -42,20 +45,14 @@ final as (
         days_since_last_order,
         own_interval_days,
         avg_first_to_second_days,
-        days_since_last_order > {{ var('lapse_days_long') }} as is_past_long_window,
-        coalesce(
-            days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }},
-            false
-        ) as is_past_own_interval,
-        days_since_last_order > {{ var('lapse_days_long') }}
-            or coalesce(
-                days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }},
-                false
-            ) as is_churned,
+        not {{ within_long_window('days_since_last_order') }} as is_past_long_window,
+        is_past_own_interval,
+        not {{ within_long_window('days_since_last_order') }} or is_past_own_interval
+            as is_churned,
         case
-            when days_since_last_order > {{ var('lapse_days_long') }}
+            when not {{ within_long_window('days_since_last_order') }}
                 then 'no order for longer than the long window'
-            when days_since_last_order > own_interval_days * {{ var('churn_interval_multiple') }}
+            when is_past_own_interval
                 then 'no order for longer than the own interval times the churn multiple'
         end as churn_reason,
         -- Win-back: a one-order customer past the base's first-to-second delay, or a repeat

@@ -1,5 +1,6 @@
 -- Exactly one lifecycle stage per contact as of the run date, with the rule that placed it.
 -- Precedence: prospect, churned, seasonal, new, active, short-term lapsed, long-term lapsed.
+{%- set own_window_min = var('own_lapse_window_min_days') or var('lapse_days_short') %}
 with contacts as (
     select * from {{ ref('int_contacts_unified') }}
 ),
@@ -42,12 +43,24 @@ windows as (
         r.is_bottom_20,
         s.next_season_start_date,
         {{ dbt.datediff(run_date(), 's.next_season_start_date', 'day') }} as days_to_season,
-        -- The customer's own window where they have enough orders, else the global one.
+        -- The customer's own window where they have enough orders, never shorter than
+        -- own_lapse_window_min_days, else the global one; judged exactly (no rounding).
         case
-            when ch.own_interval_days is not null
-                then cast(ceil(ch.own_interval_days * {{ var('lapse_interval_multiple') }}) as integer)
+            when ch.own_interval_days is not null then
+                {{ past_own_interval('c.days_since_last_order', 'c.order_count',
+                    'c.order_span_days', var('lapse_interval_multiple')) }}
+                and c.days_since_last_order > {{ own_window_min }}
+            else c.days_since_last_order > {{ var('lapse_days_short') }}
+        end as is_past_short_window,
+        -- The window in days, for people: the own one to 0.1 day.
+        cast(case
+            when ch.own_interval_days is not null then greatest(
+                round(cast(c.order_span_days * {{ var('lapse_interval_multiple') }}
+                    / (c.order_count - 1) as decimal(12, 2)), 1),
+                {{ own_window_min }}
+            )
             else {{ var('lapse_days_short') }}
-        end as short_window_days,
+        end as decimal(8, 1)) as short_window_days,
         gs.email is null and ct.consent_state = 'subscribed' as is_mailable
     from contacts ct
     left join customers c on c.email = ct.email
@@ -60,19 +73,18 @@ windows as (
 staged as (
     select
         *,
-        case when short_window_days > {{ var('lapse_days_long') }}
-            then short_window_days else {{ var('lapse_days_long') }} end as long_window_days,
+        cast(greatest(short_window_days, {{ var('lapse_days_long') }}) as decimal(8, 1))
+            as long_window_days,
         case
             when order_count is null then 'prospect'
             when is_churned and is_bottom_20 then 'churned'
-            when days_since_last_order > short_window_days
+            when is_past_short_window
                 and days_to_season <= {{ var('seasonal_lead_days') }} then 'seasonal'
             when order_count = 1
                 and days_since_first_order <= {{ var('new_customer_days') }} then 'new'
-            when days_since_last_order <= short_window_days then 'active'
-            when days_since_last_order <= case when short_window_days > {{ var('lapse_days_long') }}
-                then short_window_days else {{ var('lapse_days_long') }} end
-                then 'short_term_lapsed'
+            when not is_past_short_window then 'active'
+            -- Long-term lapsed: past the short window and out of the long one.
+            when {{ within_long_window('days_since_last_order') }} then 'short_term_lapsed'
             else 'long_term_lapsed'
         end as lifecycle_stage
     from windows
@@ -91,13 +103,13 @@ final as (
                 || cast(days_to_season as {{ dbt.type_string() }}) || ' days'
             when 'new' then 'one order, placed within the new-customer window'
             when 'active' then 'ordered within the last '
-                || cast(short_window_days as {{ dbt.type_string() }}) || ' days'
+                || {{ days_text('short_window_days') }} || ' days'
                 || case when own_interval_days is not null then ' (own interval)' else '' end
             when 'short_term_lapsed' then 'no order for more than '
-                || cast(short_window_days as {{ dbt.type_string() }}) || ' days'
+                || {{ days_text('short_window_days') }} || ' days'
                 || case when own_interval_days is not null then ' (own interval)' else '' end
             else 'no order for more than '
-                || cast(long_window_days as {{ dbt.type_string() }}) || ' days'
+                || {{ days_text('long_window_days') }} || ' days'
         end as stage_reason,
         days_since_last_order,
         order_count,

@@ -69,8 +69,10 @@ final as (
         s.segment as rfm_segment,
         v.current_value_score,
         v.potential_value_score,
-        v.value_rank_desc <= ceiling({{ var('vip_share') }} * v.customer_count) as is_vip,
-        v.value_rank_asc <= floor({{ var('bottom_share') }} * v.customer_count) as is_bottom_20,
+        -- Both shares round half up, the same way.
+        v.value_rank_desc <= floor({{ var('vip_share') }} * v.customer_count + 0.5) as is_vip,
+        v.value_rank_asc <= floor({{ var('bottom_share') }} * v.customer_count + 0.5)
+            as is_bottom_20,
         v.first_order_date,
         v.last_order_date,
         {{ run_date() }} as run_date

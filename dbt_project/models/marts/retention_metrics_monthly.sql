@@ -1,14 +1,18 @@
 -- Retention by calendar month (shop time), up to the run date's month.
--- A customer is active at a date when their last completed order is at most lapse_days_long
--- days before it. Formulas (DOMAIN):
+-- Active at a date: a completed order at most lapse_days_long days before it (macro
+-- within_long_window, the definition customer_lifecycle and customer_churn use).
+-- Formulas (DOMAIN):
 --   customer churn rate % = (active at start - of those, active at end) / active at start x 100
 --     (customers won during the month do not offset churn)
 --   repeat purchase rate % = customers with 2+ orders / customers, as of the month's end
---   revenue churn rate % = (revenue lost - new revenue) / revenue at start x 100. A shop
---     without subscriptions has no recurring revenue, so it is approximated: revenue at start
---     = what the customers active at the start spent in the lapse_days_long days before it,
---     lost = the part of that from customers who churned during the month, new = what new
---     customers spent in the month.
+--   revenue churn rate % = (revenue lost - new revenue) / revenue at start x 100, each a
+--     month's revenue. A shop without subscriptions has no recurring revenue, so a customer's
+--     monthly revenue at the start is their run rate: what they spent in the long window
+--     before it (lapse_days_long + 1 days) x the month's days / the window's days. Lost = the
+--     run rate of the customers active at the start and not at the end; new = what customers
+--     whose first order fell in the month spent in it.
+-- Both churn rates need a full long window of order history before the month starts: until
+-- then nobody could yet have left it, and they are NULL (has_full_history false), not 0.
 with recursive months as (
     select cast({{ dbt.date_trunc('month', 'min(ordered_date)') }} as date) as month_start
     from {{ ref('int_orders_completed') }}
@@ -35,6 +39,12 @@ bounds as (
     select
         month_start,
         cast({{ dbt.dateadd('day', -1, 'month_start') }} as date) as start_date,
+        {{ dbt.datediff('month_start', dbt.dateadd('month', 1, 'month_start'), 'day') }}
+            as days_in_month,
+        -- A full long window of order history before the month's start.
+        {{ dbt.datediff('(select min(ordered_date) from orders)',
+            dbt.dateadd('day', -1, 'month_start'), 'day') }}
+            >= {{ var('lapse_days_long') }} as has_full_history,
         case
             when cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
                 > {{ run_date() }} then {{ run_date() }}
@@ -48,16 +58,15 @@ status as (
     select
         b.month_start,
         o.email,
-        max(case when o.ordered_date <= b.start_date
-            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.start_date') }} as date)
+        max(case when o.ordered_date <= b.start_date and {{ within_long_window(
+            dbt.datediff('o.ordered_date', 'b.start_date', 'day')) }}
             then 1 else 0 end) as active_at_start,
-        max(case when o.ordered_date <= b.end_date
-            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.end_date') }} as date)
+        max(case when {{ within_long_window(dbt.datediff('o.ordered_date', 'b.end_date', 'day')) }}
             then 1 else 0 end) as active_at_end,
         sum(case when o.order_month = b.month_start then o.net_revenue_amount else 0 end)
             as revenue_in_month,
-        sum(case when o.ordered_date <= b.start_date
-            and o.ordered_date > cast({{ dbt.dateadd('day', -var('lapse_days_long'), 'b.start_date') }} as date)
+        sum(case when o.ordered_date <= b.start_date and {{ within_long_window(
+            dbt.datediff('o.ordered_date', 'b.start_date', 'day')) }}
             then o.net_revenue_amount else 0 end) as revenue_window_at_start,
         sum(case when o.ordered_date <= b.end_date then 1 else 0 end) as orders_to_date
     from bounds b
@@ -76,16 +85,20 @@ monthly as (
             and f.first_order_date <= b.end_date then 1 else 0 end) as new_customers,
         count(*) as customers_to_date,
         sum(case when s.orders_to_date >= 2 then 1 else 0 end) as repeat_customers,
+        b.has_full_history,
         sum(s.revenue_in_month) as revenue_amount,
-        sum(s.revenue_window_at_start) as revenue_at_start_amount,
+        -- Monthly run rates: the long window's revenue scaled to the month's days.
+        sum(s.revenue_window_at_start) * b.days_in_month / ({{ var('lapse_days_long') }} + 1)
+            as revenue_at_start_amount,
         sum(case when s.active_at_start = 1 and s.active_at_end = 0
-            then s.revenue_window_at_start else 0 end) as revenue_lost_amount,
+            then s.revenue_window_at_start else 0 end)
+            * b.days_in_month / ({{ var('lapse_days_long') }} + 1) as revenue_lost_amount,
         sum(case when f.first_order_date >= s.month_start and f.first_order_date <= b.end_date
             then s.revenue_in_month else 0 end) as revenue_new_amount
     from status s
     join bounds b on b.month_start = s.month_start
     join firsts f on f.email = s.email
-    group by s.month_start
+    group by s.month_start, b.has_full_history, b.days_in_month
 ),
 
 final as (
@@ -97,17 +110,18 @@ final as (
         new_customers,
         customers_to_date,
         repeat_customers,
-        case when customers_at_start > 0
+        has_full_history,
+        case when has_full_history and customers_at_start > 0
             then round(100.0 * (customers_at_start - retained_customers) / customers_at_start, 2)
         end as customer_churn_rate_pct,
         case when customers_to_date > 0
             then round(100.0 * repeat_customers / customers_to_date, 2)
         end as repeat_purchase_rate_pct,
         revenue_amount,
-        revenue_at_start_amount,
-        revenue_lost_amount,
+        round(revenue_at_start_amount, 2) as revenue_at_start_amount,
+        round(revenue_lost_amount, 2) as revenue_lost_amount,
         revenue_new_amount,
-        case when revenue_at_start_amount > 0
+        case when has_full_history and revenue_at_start_amount > 0
             then round(100.0 * (revenue_lost_amount - revenue_new_amount) / revenue_at_start_amount, 2)
         end as revenue_churn_rate_pct,
         {{ run_date() }} as run_date

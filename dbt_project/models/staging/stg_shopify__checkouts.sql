@@ -17,7 +17,7 @@ final as (
         token as checkout_token,
         id as checkout_id,
         customer_id,
-        {{ normalize_email('coalesce(email, customer_email)') }} as email,
+        {{ normalize_email(shopify_email('email', 'customer_email')) }} as email,
         {{ parse_utc_timestamp('created_at') }} as created_at,
         {{ parse_utc_timestamp('updated_at') }} as updated_at,
         {{ parse_utc_timestamp('completed_at') }} as completed_at,

@@ -8,7 +8,7 @@ typed as (
         id as order_id,
         name as order_name,
         customer_id,
-        {{ normalize_email('coalesce(email, customer_email)') }} as email,
+        {{ normalize_email(shopify_email('email', 'customer_email')) }} as email,
         email as email_as_landed,
         {{ parse_utc_timestamp('created_at') }} as ordered_at,
         {{ parse_utc_timestamp('updated_at') }} as updated_at,
