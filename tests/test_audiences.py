@@ -15,7 +15,9 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from orchestration.assets.audiences import audience_specs
 from orchestration.audiences.gate import run_audience_gate
+from orchestration.dbt_project import load_manifest
 from orchestration.quality_thresholds import QualityThresholds
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.consent_cases import CASES, land_opt_outs, published_people
@@ -175,11 +177,18 @@ def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None
         ).fetchall()
         capped = set(con.execute("select audience, email from publish.capped_members").fetchall())
     treatment = {(a, e) for (a, e), holdout in second.items() if not holdout} - capped
-    # The frequency cap: nobody is published to more than one audience (the default cap),
-    # besides the cart-abandonment steps, a series left out of it.
-    per_contact = collections.Counter(e for a, e in state if not a.startswith("aud_cart_"))
+    specs = {s.name: s for s in audience_specs(load_manifest())}
+    # The frequency cap: nobody is published to more than one series (the default cap),
+    # besides the cart-abandonment steps, a series left out of it. Segments overlap freely:
+    # every eligible treatment member of one is published.
+    per_contact = collections.Counter(e for a, e in state if specs[a].frequency_capped)
     assert capped and max(per_contact.values()) == 1
+    assert {a for a, _ in capped} <= {a for a, s in specs.items() if s.frequency_capped}
     assert set(state) == treatment
+    for name, spec in specs.items():
+        eligible = {e for (a, e), holdout in second.items() if a == name and not holdout}
+        if spec.kind == "segment":
+            assert {e for a, e in state if a == name} == eligible, name
     outbox = warehouse.parent / "outbox"
     for audience in AUDIENCES:
         expected = {e for a, e in treatment if a == audience}
@@ -208,7 +217,7 @@ def test_entries_and_the_holdout_read_out_follow_the_audiences(two_days) -> None
             ).fetchall()
         )
         results = con.execute(
-            "select audience, treatment_members + holdout_members, conversion_lift, "
+            "select audience, itt_treatment_members + itt_holdout_members, conversion_lift, "
             "conversion_lift_low_95, conversion_lift_high_95 from marts.holdout_results"
         ).fetchall()
     assert open_spells == set(second)

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.publish.entries import record_entries
@@ -56,29 +57,53 @@ def test_every_dbt_unit_test_passes(base_run: BaseRun, tmp_path: Path) -> None:
     assert len(passed) == declared > 0, done.stdout[-2000:]
 
 
-def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None:
-    """Four treatment and two holdout members enter on 10 January; within 30 days two of the
-    treatment order (10 and 30), one orders after the window, one holdout member orders on
-    the entry day (before the mail)."""
+def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def test_holdout_results_compare_the_published_with_the_ghost_control(tmp_path: Path) -> None:
+    """Four published and two holdout members enter on 10 January, with one treatment and one
+    holdout member the frequency cap held back (both ordered: neither may count). Within 30
+    days two of the published order (10 and 30), one orders after the window, one holdout
+    member orders on the entry day (before the mail). The figures are checked against an
+    independent computation: Wilson and Newcombe by their formulas, Welch with scipy's t."""
     path = tmp_path / "warehouse.duckdb"
     members = [{"email": f"t{i}@example.com", "holdout": False} for i in range(4)] + [
         {"email": f"h{i}@example.com", "holdout": True} for i in range(2)
     ]
-    make_warehouse(path, members, [])
+    capped = [
+        {"email": "tc@example.com", "holdout": False},
+        {"email": "hc@example.com", "holdout": True},
+    ]
+    make_warehouse(path, members + capped, [])
     with duckdb.connect(str(path)) as con:
-        assert record_entries(con, [AUDIENCE], dt.date(2025, 1, 10)) == {AUDIENCE: (6, 0)}
+        con.execute("create schema if not exists publish")
+        con.execute(
+            "create table publish.capped_members as select * from (values "
+            f"('{AUDIENCE}', 'tc@example.com', 'capped', date '2025-01-10'), "
+            f"('{AUDIENCE}', 'hc@example.com', 'capped', date '2025-01-10'), "
+            f"('{AUDIENCE}', 't0@example.com', 'capped the day before', date '2025-01-09')"
+            ") c(audience, email, reason, run_date)"
+        )
+        assert record_entries(con, [AUDIENCE], dt.date(2025, 1, 10)) == {AUDIENCE: (8, 0)}
         con.execute("create schema intermediate")
         con.execute(
             "create table intermediate.int_orders_completed as select * from (values "
             "(1, 't0@example.com', date '2025-01-12', 10.0), "
             "(2, 't1@example.com', date '2025-01-20', 30.0), "
             "(3, 't2@example.com', date '2025-03-01', 99.0), "  # after the 30-day window
-            "(4, 'h0@example.com', date '2025-01-10', 50.0)"  # on the entry day: before it
+            "(4, 'h0@example.com', date '2025-01-10', 50.0), "  # on the entry day: before it
+            "(5, 'tc@example.com', date '2025-01-15', 70.0), "  # capped: never mailed
+            "(6, 'hc@example.com', date '2025-01-15', 80.0)"  # capped: no ghost of a mail
             ") o(order_id, email, ordered_date, net_revenue_amount)"
         )
     variables = {
         "run_date": "2025-03-31",
         "holdout_window_days": 30,
+        "holdout_min_members": 2,
         # The pipeline's DuckDB settings reach dbt's connection (macros/duckdb_settings.sql).
         "duckdb_memory_limit": "512MB",
         "duckdb_threads": 1,
@@ -91,19 +116,40 @@ def test_holdout_results_read_out_lift_with_its_interval(tmp_path: Path) -> None
     with duckdb.connect(str(path), read_only=True) as con:
         [row] = con.execute("select * from marts.holdout_results").df().to_dict("records")
     assert (row["audience"], row["entry_month"].date()) == (AUDIENCE, dt.date(2025, 1, 1))
-    assert (row["treatment_members"], row["holdout_members"]) == (4, 2)
-    assert (row["treatment_conversion"], row["holdout_conversion"]) == (0.5, 0.0)
+    assert row["readout_status"] == "ready" and bool(row["window_complete"])
+    assert (row["treatment_members"], row["control_members"]) == (4, 2)
+    assert (row["itt_treatment_members"], row["itt_holdout_members"]) == (5, 3)
+    assert (row["treatment_conversion"], row["control_conversion"]) == (0.5, 0.0)
     assert row["conversion_lift"] == 0.5 and pd.isna(row["conversion_lift_relative"])
-    half_width = 1.959964 * math.sqrt(0.5 * 0.5 / 4)
-    assert row["conversion_lift_low_95"] == pytest.approx(0.5 - half_width)
-    assert row["conversion_lift_high_95"] == pytest.approx(0.5 + half_width)
+    z = stats.norm.ppf(0.975)
+    low_t, high_t = _wilson(2, 4, z)
+    low_c, high_c = _wilson(0, 2, z)
+    assert row["conversion_lift_low_95"] == pytest.approx(
+        0.5 - math.hypot(0.5 - low_t, high_c - 0.0), abs=1e-5
+    )
+    assert row["conversion_lift_high_95"] == pytest.approx(
+        0.5 + math.hypot(high_t - 0.5, 0.0 - low_c), abs=1e-5
+    )
+    # Intent to treat: 3 of 5 converted (the capped one too) against 1 of 3.
+    assert row["itt_conversion_lift"] == pytest.approx(3 / 5 - 1 / 3)
     assert row["treatment_revenue_per_member"] == 10.0
-    assert row["holdout_revenue_per_member"] == 0.0
-    # Treatment revenue 10, 30, 0, 0: sample variance 200; the holdout's is 0.
-    revenue_half_width = 1.959964 * math.sqrt(200 / 4)
-    assert row["revenue_lift_low_95"] == pytest.approx(10.0 - revenue_half_width)
-    assert row["revenue_lift_high_95"] == pytest.approx(10.0 + revenue_half_width)
-    assert bool(row["window_complete"]) and row["window_days"] == 30
+    assert row["control_revenue_per_member"] == 0.0
+    # Treatment revenue 10, 30, 0, 0: sample variance 200, df = 3 (the control's is 0).
+    se = math.sqrt(200 / 4)
+    t = stats.t.ppf(0.975, 3)
+    assert row["revenue_lift_low_95"] == pytest.approx(10.0 - t * se, rel=1e-3)
+    assert row["revenue_lift_high_95"] == pytest.approx(10.0 + t * se, rel=1e-3)
+    # Planning: pooled conversion 2/6; the lift 4 + 2 members can detect, and the days of
+    # entries (all on one day) a test of a 2-point lift needs at the 2:1 allocation.
+    pooled = 2 / 6
+    zz = z + stats.norm.ppf(0.8)
+    assert row["min_detectable_lift"] == pytest.approx(
+        zz * math.sqrt(pooled * (1 - pooled) * (1 / 4 + 1 / 2)), rel=1e-5
+    )
+    needed = zz**2 * pooled * (1 - pooled) * (6 / 2 + 6 / 4) / 0.02**2
+    assert row["entry_days_needed"] == math.ceil(needed / 6)
+    assert row["more_entry_days_needed"] == math.ceil(needed / 6) - 1
+    assert row["window_days"] == 30
 
 
 def test_without_a_run_date_dbt_computes_as_of_the_shops_today(tmp_path: Path) -> None:

@@ -232,7 +232,9 @@ def test_the_frequency_cap_keeps_the_highest_priority_and_limits_entries(tmp_pat
     def publish_day(run: str) -> dict[str, int]:
         with duckdb.connect(str(path)) as con:
             end = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # the end of "today"
-            lost = compute_caps(con, priorities, "outbox", cap=1, window_days=7, window_end=end)
+            lost = compute_caps(
+                con, priorities, "outbox", cap=1, window_days=7, window_end=end, run_date=end.date()
+            )
         for audience, _ in priorities:
             _sync(path, outbox, run, audience=audience, capped_table=CAPPED_TABLE)
         return lost

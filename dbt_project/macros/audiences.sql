@@ -2,11 +2,15 @@
     Audiences: each `aud_<name>` model selects who is eligible and why (`email`, `reason`) and
     ends with `audience_members('eligible')`, which adds the personalisation attributes, drops
     everyone who must not be mailed and flags the holdout. Its publishing settings live in the
-    model's `meta.audience` (list_name, holdout_share, priority, max_change_share, cadence,
-    and asm_group_id: the unsubscribe group its mail is sent under). An audience may carry
+    model's `meta.audience`: kind (`segment`: a standing list campaigns are sent to, which may
+    overlap others; `series`: entering it starts a message series, capped across series by
+    priority), list_name, holdout_share, priority, max_change_share, cadence, exclusions (the
+    rules, in words, that keep contradictory messages apart; the SQL applies them) and
+    asm_group_id: the unsubscribe group its mail is sent under. An audience may carry
     attributes of its own (`meta.audience.attributes`: column -> type), selected by
     `eligible` and published with the shared ones; `holdout_key` lets the steps of one series
-    share their holdout; `frequency_capped: false` leaves it out of the cross-audience cap.
+    share their holdout; `frequency_capped: false` leaves a series out of the cross-audience
+    cap (the cart steps: their own cadence).
 -#}
 
 {#- The model's `meta.audience` (known once the project is parsed; empty while parsing). -#}
@@ -90,6 +94,7 @@ from members
 -#}
 {% macro cart_abandonment_settings(list_name) -%}
     {{ return({
+        'kind': 'series',
         'list_name': list_name,
         'holdout_share': 0.1,
         'holdout_key': 'cart_abandonment',

@@ -15,6 +15,9 @@ from orchestration.dbt_project import dbt_project, project_var
 
 # dbt tag of the models the 15-minute cart job rebuilds (checkouts staging, cart steps).
 INTRADAY_TAG = "intraday"
+# What a membership does: a standing segment campaigns are sent to (may overlap), or the
+# entry into a message series (capped across series by priority).
+AUDIENCE_KINDS = ("segment", "series")
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,15 @@ class AudienceSpec:
         return str(self.settings.get("list_name") or self.name)
 
     @property
+    def kind(self) -> str:
+        """`segment` (a standing list: may overlap others) or `series` (entry starts a series)."""
+        return str(self.settings["kind"])
+
+    @property
     def frequency_capped(self) -> bool:
-        """Counts towards the cap across audiences (the cart steps, a series, do not)."""
-        return bool(self.settings.get("frequency_capped", True))
+        """Counts towards the cap across audiences: a series does, unless its meta says not
+        (the cart steps keep their own cadence); a segment never does."""
+        return self.kind == "series" and bool(self.settings.get("frequency_capped", True))
 
     @property
     def intraday(self) -> bool:
@@ -50,6 +59,11 @@ def audience_specs(manifest: Mapping[str, Any]) -> list[AudienceSpec]:
         if node.get("resource_type") != "model" or not meta:
             continue
         settings = {"asm_group_id": default_group, **meta}
+        if settings.get("kind") not in AUDIENCE_KINDS:
+            raise ValueError(
+                f"audience {node['name']}: meta.audience.kind is {settings.get('kind')!r}; "
+                f"set it to one of {', '.join(AUDIENCE_KINDS)} in {node.get('original_file_path')}"
+            )
         key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
         tags = tuple(node.get("tags", ()))
         parents = frozenset(

@@ -94,9 +94,12 @@ def build_caps_asset(specs: list[AudienceSpec], shop_timezone: str) -> AssetsDef
     ) -> MaterializeResult:
         cap = publish_target.frequency_cap_audiences
         window = publish_target.frequency_cap_window_days
-        window_end = day_end(run_date_of(context, shop_timezone), shop_timezone)
+        run_date = run_date_of(context, shop_timezone)
+        window_end = day_end(run_date, shop_timezone)
         with warehouse.connect() as con:
-            lost = compute_caps(con, priorities, publish_target.target, cap, window, window_end)
+            lost = compute_caps(
+                con, priorities, publish_target.target, cap, window, window_end, run_date
+            )
         context.log.info(f"frequency cap holds back {sum(lost.values())} memberships")
         return MaterializeResult(
             metadata={
@@ -165,9 +168,12 @@ ENTRIES_KEY = AssetKey(["publish", "audience_entries"])
 
 
 def build_entries_asset(specs: list[AudienceSpec], shop_timezone: str) -> AssetsDefinition:
+    capped = any(s.frequency_capped for s in specs)
+
     @asset(
         key=ENTRIES_KEY,
-        deps=[s.key for s in specs],
+        # After the cap: whether it held a member back on entry is part of the spell.
+        deps=[s.key for s in specs] + ([CAPS_KEY] if capped else []),
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},

@@ -34,13 +34,15 @@ def compute_caps(
     cap: int,
     window_days: int,
     window_end: dt.datetime,
+    run_date: dt.date,
 ) -> dict[str, int]:
-    """Rewrite `publish.capped_members`; returns how many contacts each audience loses."""
+    """Rewrite `publish.capped_members` (as of `run_date`, whose end is `window_end`);
+    returns how many contacts each audience loses."""
     ensure_publish_tables(con)
     if not priorities:
         con.execute(
             f"create or replace table {CAPPED_TABLE} "
-            "(audience varchar, email varchar, reason varchar)"
+            "(audience varchar, email varchar, reason varchar, run_date date)"
         )
         return {}
     today = "\nunion all\n".join(
@@ -97,10 +99,11 @@ def compute_caps(
                     || '{int(window_days)} days'
                 else 'in ' || rank || ' audiences today; the cap keeps the {int(cap)} '
                     || 'of highest priority'
-            end as reason
+            end as reason,
+            $run_date::date as run_date
         from ranked
         where window_blocked or rank > {int(cap)}
         """,
-        {"window_end": window_end},
+        {"window_end": window_end, "run_date": run_date},
     )
     return dict(con.execute(f"select audience, count(*) from {CAPPED_TABLE} group by 1").fetchall())

@@ -3,9 +3,12 @@
 `publish.audience_entries` keeps one spell per contact and audience membership
 (`entered_on`, `left_on`), updated after each build as of the run date, forward only: a
 re-run of the same day changes nothing, and the holdout flag is the one the contact had on
-entry (it is stable anyway). The dbt model `marts.holdout_results` (a read-out built after
-publishing) compares, per audience and entry month, the treatment with the holdout over the
-window after entry.
+entry (it is stable anyway). `is_capped` says whether the frequency cap held the member back
+on its entry day (`publish.capped_members` of that run date): the cap treats holdout and
+treatment alike, so a capped treatment member was never published and a capped holdout
+member would not have been. The dbt model `marts.holdout_results` (a read-out built after
+publishing) compares, per audience and entry month, the members published with the holdout
+members who would have been (the "ghost" control) over the window after entry.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from orchestration.publish.caps import CAPPED_TABLE
 from orchestration.warehouse_schema import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
 
 ENTRIES_TABLE = f"{PUBLISH_SCHEMA}.audience_entries"
@@ -36,6 +40,11 @@ def record_entries(
         )
         """
     )
+    # Spells recorded before the cap was read on entry count as not capped.
+    con.execute(
+        f"alter table {ENTRIES_TABLE} add column if not exists is_capped boolean default false"
+    )
+    capped = _capped_on(con, run_date)
     changes = {}
     for audience in audiences:
         latest = con.execute(
@@ -59,13 +68,15 @@ def record_entries(
             entered = con.execute(
                 f"""
                 insert into {ENTRIES_TABLE}
-                select ?, a.email, a.is_holdout, ?, null
+                    (audience, email, is_holdout, entered_on, left_on, is_capped)
+                select ?, a.email, a.is_holdout, ?, null,
+                    a.email in (select email from ({capped}) c where c.audience = ?)
                 from {AUDIENCE_SCHEMA}.{audience} a
                 where a.email not in (
                     select email from {ENTRIES_TABLE} where audience = ? and left_on is null
                 )
                 """,
-                [audience, run_date, audience],
+                [audience, run_date, audience, audience],
             ).fetchall()[0][0]
             con.execute("commit")
         except BaseException:
@@ -73,3 +84,17 @@ def record_entries(
             raise
         changes[audience] = (entered, left)
     return changes
+
+
+def _capped_on(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> str:
+    """SQL of the (audience, email) pairs the cap held back on `run_date` (none when the cap
+    has not been computed for that day)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [PUBLISH_SCHEMA, CAPPED_TABLE.split(".")[1]],
+    ).fetchall()[0][0]
+    if not exists:
+        return "select null::varchar as audience, null::varchar as email where false"
+    return (
+        f"select audience, email from {CAPPED_TABLE} where run_date = date '{run_date.isoformat()}'"
+    )

@@ -1,5 +1,6 @@
 -- Repeat customers who buy mostly one brand: that brand's other products.
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'Cross-sell by brand',
     'holdout_share': 0.1,
     'priority': 40,

@@ -1,6 +1,7 @@
 -- Customers whose first order was on this day of an earlier year (29 February counts on 28 February).
 -- A new list every day: only a surge should trip the circuit breaker (max_change_share 3).
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'First-order anniversary',
     'holdout_share': 0.1,
     'priority': 85,

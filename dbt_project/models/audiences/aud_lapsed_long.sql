@@ -1,5 +1,6 @@
 -- Long-term lapsed customers, treated like prospects again: at most once a quarter.
 {{ config(meta={'audience': {
+    'kind': 'segment',
     'list_name': 'Long-term lapsed',
     'holdout_share': 0.1,
     'priority': 20,

@@ -1,6 +1,7 @@
 -- Customers with one order in the new-customer window: the welcome series.
 -- The list turns over quickly by design (max_change_share 1).
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'New customer welcome',
     'holdout_share': 0.1,
     'priority': 80,

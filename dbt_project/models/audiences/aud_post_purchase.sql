@@ -1,6 +1,7 @@
 -- Customers whose last order is at most post_purchase_days old: feedback, then a repeat incentive.
 -- The list turns over quickly by design (max_change_share 1).
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'Post-purchase follow-up',
     'holdout_share': 0.1,
     'priority': 90,

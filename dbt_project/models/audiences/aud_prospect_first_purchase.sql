@@ -1,5 +1,6 @@
 -- Subscribed contacts without an order: a strong first-purchase offer.
 {{ config(meta={'audience': {
+    'kind': 'segment',
     'list_name': 'Prospects: first purchase',
     'holdout_share': 0.1,
     'priority': 10,

@@ -1,5 +1,6 @@
 -- Lapsed seasonal buyers as their season approaches.
 {{ config(meta={'audience': {
+    'kind': 'segment',
     'list_name': 'Seasonal reminder',
     'holdout_share': 0.1,
     'priority': 50,

@@ -1,5 +1,6 @@
 -- Active customers who bought only the budget end of a category: its premium products.
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'Up-sell to premium',
     'holdout_share': 0.1,
     'priority': 35,

@@ -1,5 +1,6 @@
 -- The top customers by RFM score: exclusive offers.
 {{ config(meta={'audience': {
+    'kind': 'segment',
     'list_name': 'VIP customers',
     'holdout_share': 0.1,
     'priority': 30,

@@ -1,10 +1,12 @@
 -- Customers past the base's first-to-second-order delay or their own interval, not yet in the bottom 20%.
 {{ config(meta={'audience': {
+    'kind': 'series',
     'list_name': 'Win-back',
     'holdout_share': 0.1,
     'priority': 60,
     'max_change_share': 0.5,
     'cadence': 'daily',
+    'exclusions': ['an order in the last recent_order_exclusion_days days (default 30): no incentive or win-back mail right after a purchase'],
 }}) }}
 
 with eligible as (
@@ -16,6 +18,7 @@ with eligible as (
         end as reason
     from {{ ref('customer_churn') }}
     where is_win_back_eligible
+        and days_since_last_order > {{ var('recent_order_exclusion_days') }}
 )
 
 {{ audience_members('eligible') }}
