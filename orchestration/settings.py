@@ -34,6 +34,7 @@ class Settings:
     warehouse_lock_timeout_seconds: float
     duckdb_memory_limit: str  # DuckDB's memory_limit: "8GB", or "25%" of the machine's memory
     duckdb_threads: int  # DuckDB's threads: one per core unless set
+    ingest_batch_megabytes: int  # landing files one load transaction reads at most
     quality: QualityThresholds
     esp_target: str
     outbox_dir: Path
@@ -87,6 +88,7 @@ class Settings:
             warehouse_lock_timeout_seconds=lock_timeout,
             duckdb_memory_limit=_memory_limit(env),
             duckdb_threads=_positive_int(env, "LIFECYCLE_DUCKDB_THREADS", os.cpu_count() or 1),
+            ingest_batch_megabytes=_positive_int(env, "LIFECYCLE_INGEST_BATCH_MB", 256),
             quality=_quality_thresholds(env),
             esp_target=(env.get("LIFECYCLE_ESP_TARGET") or "outbox").strip().lower(),
             outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),

@@ -14,6 +14,7 @@ import zstandard
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
 from orchestration.ingest.errors import WarehouseResourceError
+from orchestration.ingest.loader import day_batches
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
@@ -72,6 +73,43 @@ def test_a_range_in_one_load_equals_day_by_day(con, landing: Path, tmp_path: Pat
             _load(other, spec, landing, [day])
         for table in spec.tables:
             assert _rows(con, table.name) == _rows(other, table.name), table.name
+
+
+def test_a_range_loaded_in_batches_equals_one_pass(con, landing: Path, tmp_path: Path) -> None:
+    """Batches of whole days (here about two days of files each) load what one pass loads,
+    with the same counts; a file one batch cannot read leaves the earlier batches loaded and
+    that batch and the later ones untouched."""
+    days = [SMALL.start_date + dt.timedelta(days=i) for i in range(8)]
+    zone = LandingZone(root=str(landing))
+    files = {d: zone.files(EMAIL_EVENTS.name, d, EMAIL_EVENTS.suffixes) for d in days}
+    two_days = sum(p.stat().st_size for d in days[:2] for p in files[d])
+    one_pass = load_days(con, EMAIL_EVENTS, files, landing, "b1", QualityThresholds())
+    other = duckdb.connect(str(tmp_path / "batches.duckdb"))
+    said: list[str] = []
+    batched = load_days(
+        other, EMAIL_EVENTS, files, landing, "b1", QualityThresholds(), two_days, said.append
+    )
+    assert 3 <= len(said) <= 5 and said[0].startswith("email_events: batch 1 of ")
+    for table in EMAIL_EVENTS.tables:
+        assert _rows(con, table.name) == _rows(other, table.name), table.name
+    for field in ("rows_read", "rows_quarantined", "rows_written", "consent_signals", "days"):
+        assert getattr(batched, field) == getattr(one_pass, field), field
+    # A malformed file in the last day: the batches before it are loaded, complete.
+    fresh = duckdb.connect(str(tmp_path / "broken.duckdb"))
+    (landing / "email_events" / f"day={days[-1]}" / "broken.jsonl").write_bytes(b'{"a":\n')
+    files[days[-1]] = zone.files(EMAIL_EVENTS.name, days[-1], EMAIL_EVENTS.suffixes)
+    with pytest.raises(LandingFileError, match=f"day={days[-1]}/broken.jsonl"):
+        load_days(fresh, EMAIL_EVENTS, files, landing, "b2", QualityThresholds(), two_days)
+    last_batch = day_batches(files, two_days)[-1]
+    assert days[-1] in last_batch and days[0] not in last_batch
+    loaded = fresh.execute("select distinct _partition_date from raw.email_events").fetchall()
+    assert {d for (d,) in loaded} == {d for d in days if d < last_batch[0] and files[d]}
+    sql = "select * exclude (_loaded_at, _batch_id) from raw.email_events where _partition_date < ?"
+    before = [last_batch[0]]
+    assert (
+        fresh.execute(sql + " order by all", before).fetchall()
+        == other.execute(sql + " order by all", before).fetchall()
+    )
 
 
 def test_every_raw_row_keeps_its_partition_and_source_file(con, landing: Path) -> None:

@@ -127,7 +127,16 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 f"{spec.name}: reading {sum(len(f) for f in files.values()):,} files "
                 f"of {len(days)} days"
             )
-            result = load_days(con, spec, files, Path(landing.root), context.run.run_id, quality)
+            result = load_days(
+                con,
+                spec,
+                files,
+                Path(landing.root),
+                context.run.run_id,
+                quality,
+                max_batch_bytes=landing.batch_megabytes * 2**20,
+                progress=context.log.info,
+            )
             rate = result.rows_read / result.seconds if result.seconds else 0.0
             context.log.info(
                 f"{spec.name}: {result.rows_read:,} rows read from {len(result.files):,} files "

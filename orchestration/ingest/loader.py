@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,23 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         con.execute("drop table if exists batch")
 
 
+def day_batches(
+    files_by_day: dict[dt.date, list[Path]], max_bytes: int | None
+) -> list[list[dt.date]]:
+    """The days in order, cut into runs whose files hold at most `max_bytes` together (a day
+    is never split; a day larger than that is a batch of its own). None: one batch."""
+    batches: list[list[dt.date]] = []
+    size = 0
+    for day in sorted(files_by_day):
+        day_size = sum(p.stat().st_size for p in files_by_day[day])
+        if not batches or (max_bytes is not None and size + day_size > max_bytes and size):
+            batches.append([])
+            size = 0
+        batches[-1].append(day)
+        size += day_size
+    return batches
+
+
 def load_days(
     con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
@@ -88,21 +106,82 @@ def load_days(
     landing_root: Path,
     batch_id: str,
     thresholds: QualityThresholds,
+    max_batch_bytes: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Replace the rows of every day that has files with what those files hold.
 
     Days without files (or with empty files only) keep their rows: nothing arrived for them
     (a day of empty files is recorded as a load of no rows, for the gate to judge).
-    All days are read in one pass and written in one transaction, so a backfill of two years
-    costs one scan, and a bad file anywhere leaves every table as it was.
+    Every file is checked before anything is written. The days are then read and written in
+    batches of whole days of at most `max_batch_bytes` of landing files (None: all at once),
+    each in one transaction, so a backfill of two years costs one scan and its memory and
+    temporary disk are those of one batch. A file a batch cannot read leaves that batch and
+    the later ones as they were; the earlier batches' days are loaded, complete.
     """
+    started = time.perf_counter()
+    ensure_raw_tables(con, spec)
+    ensure_quarantine_tables(con, spec.name)
+    ensure_consent_table(con, spec.name)
+    nonempty = {p: d for d, paths in files_by_day.items() for p in paths if p.stat().st_size > 0}
+    headers = check_files(spec, nonempty, landing_root)
+    batches = day_batches(files_by_day, max_batch_bytes)
+    results = []
+    for number, days in enumerate(batches, 1):
+        result = _load_batch(
+            con, spec, {d: files_by_day[d] for d in days}, headers, landing_root, batch_id,
+            thresholds,
+        )  # fmt: skip
+        results.append(result)
+        if progress and len(batches) > 1:
+            progress(
+                f"{spec.name}: batch {number} of {len(batches)} ({days[0]}..{days[-1]}): "
+                f"{result.rows_read:,} rows in {result.seconds:.1f} s"
+            )
+    return dataclasses.replace(
+        _merged(spec.name, results), seconds=round(time.perf_counter() - started, 3)
+    )
+
+
+def _merged(source: str, results: list[LoadResult]) -> LoadResult:
+    def added(dicts: list[dict[str, int]]) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for d in dicts:
+            for k, v in d.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    return LoadResult(
+        source=source,
+        days=[d for r in results for d in r.days],
+        days_with_files=[d for r in results for d in r.days_with_files],
+        files=[f for r in results for f in r.files],
+        rows_read=sum(r.rows_read for r in results),
+        duplicates_dropped=sum(r.duplicates_dropped for r in results),
+        rows_quarantined=sum(r.rows_quarantined for r in results),
+        quarantined_by_rule=dict(
+            sorted(added([r.quarantined_by_rule for r in results]).items(), key=lambda kv: -kv[1])
+        ),
+        rows_written=added([r.rows_written for r in results]),
+        empty_files=sum(r.empty_files for r in results),
+        consent_signals=sum(r.consent_signals for r in results),
+    )
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    files_by_day: dict[dt.date, list[Path]],
+    headers: dict[Path, list[str]],
+    landing_root: Path,
+    batch_id: str,
+    thresholds: QualityThresholds,
+) -> LoadResult:
+    """One batch of days, read in one pass and written in one transaction."""
     started = time.perf_counter()
     days = sorted(files_by_day)
     every_file = [p for d in days for p in files_by_day[d]]
     files = {p: d for d in days for p in files_by_day[d] if p.stat().st_size > 0}
-    ensure_raw_tables(con, spec)
-    ensure_quarantine_tables(con, spec.name)
-    ensure_consent_table(con, spec.name)
     arrived = LoadResult(
         source=spec.name,
         days=days,
@@ -114,7 +193,6 @@ def load_days(
     if not files:
         record_empty_days(con, spec.name, empty_days, batch_id)
         return arrived
-    headers = check_files(spec, files, landing_root)
     # CSV columns the source does not define are not loaded; the gate warns of them.
     unexpected = {p: [c for c in h if c not in spec.columns] for p, h in headers.items()}
     unexpected = {p: extra for p, extra in unexpected.items() if extra}

@@ -19,7 +19,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
             memory_limit=settings.duckdb_memory_limit,
             threads=settings.duckdb_threads,
         ),
-        "landing": LandingZone(root=str(settings.landing_dir)),
+        "landing": LandingZone(
+            root=str(settings.landing_dir), batch_megabytes=settings.ingest_batch_megabytes
+        ),
         "quality": settings.quality,
         "publish_target": PublishTarget(
             target=settings.esp_target,

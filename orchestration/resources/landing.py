@@ -13,6 +13,11 @@ class LandingZone(ConfigurableResource):
     """Where exports land before ingestion (LIFECYCLE_LANDING_DIR)."""
 
     root: str = Field(description="The landing folder.")
+    batch_megabytes: int = Field(
+        default=256,
+        description="A range of days is loaded in batches of whole days of at most this many "
+        "megabytes of landing files, one transaction each (LIFECYCLE_INGEST_BATCH_MB).",
+    )
 
     def day_folder(self, source: str, day: dt.date) -> Path:
         return Path(self.root) / source / f"day={day.isoformat()}"
