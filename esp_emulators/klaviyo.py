@@ -160,7 +160,7 @@ class KlaviyoEmulator(Emulator):
                     {
                         "code": "invalid",
                         "title": "Invalid input.",
-                        "detail": "Invalid email address",
+                        "detail": f"Invalid email address: {email}",
                         "source": {"pointer": f"/data/attributes/profiles/data/{position}"},
                         "original_payload": item,
                     }

@@ -37,7 +37,7 @@ def mask(value: Any) -> Any:
 def mask_field(name: str | None, value: Any) -> Any:
     """A value fit for logs and metadata: in an e-mail field even a malformed one is hidden."""
     value = _plain(value)
-    if name and "email" in name and isinstance(value, str) and value and "@" not in value:
+    if name and "email" in name.lower() and isinstance(value, str) and value and "@" not in value:
         return f"{value[:1]}*** (malformed)"
     return mask(value)
 

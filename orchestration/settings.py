@@ -135,6 +135,12 @@ def esp_credentials(target: str, environ: Mapping[str, str] | None = None) -> di
                 f"LIFECYCLE_ESP_TARGET={target} needs the environment variable {name} "
                 f"({what}); it is empty"
             )
+        if any(c.isspace() or not c.isprintable() for c in value):
+            # requests would refuse the header and quote it, key and all, in its error.
+            raise SettingsError(
+                f"the environment variable {name} ({what}) holds a space, a line break or a "
+                "control character; set it to the credential alone"
+            )
         values[name] = value
     return values
 

@@ -16,7 +16,7 @@ from orchestration.publish.adapters import SUPPRESSING_STATUSES, esp_status
 from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import klaviyo_client
 from orchestration.resources.build import build_resources
-from orchestration.settings import Settings, SettingsError
+from orchestration.settings import Settings, SettingsError, esp_credentials
 from tests.audience_tables import AUDIENCE, make_people, make_warehouse
 from tests.esp import ASYNC_JOB_ESPS, ESPS, LIST, Esp, sync, writes
 
@@ -52,6 +52,8 @@ def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
             )
             state = {e for (e,) in con.execute("select email from publish.member_state").fetchall()}
         assert set(failures) == refused and all(failures.values())
+        # The ESP's words may quote the address (Klaviyo's and Mailchimp's do here): masked.
+        assert not any(e in why for e in refused for why in failures.values())
         assert state == desired - refused  # refused members are never marked published
         assert esp.first_name(server, "p11@example.com") == "Ann"
 
@@ -249,6 +251,13 @@ def test_esp_settings_come_from_the_environment_with_clear_errors() -> None:
         Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "2.5"})
     with pytest.raises(SettingsError, match="must be at least 1"):
         Settings.from_env({"LIFECYCLE_OUTBOX_BATCH_ROWS": "0"})
+    assert esp_credentials("sendgrid", {"SENDGRID_API_KEY": " SG.key \n"}) == {
+        "SENDGRID_API_KEY": "SG.key"
+    }
+    # A key pasted with a line break inside: refused by name, never quoted.
+    with pytest.raises(SettingsError, match=r"SENDGRID_API_KEY .* a line break") as error:
+        esp_credentials("sendgrid", {"SENDGRID_API_KEY": "SG.first\nSG.second"})
+    assert "SG.first" not in str(error.value)
 
 
 def test_a_call_that_times_out_is_retried_until_an_answer_comes() -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import traceback
 from urllib.parse import quote
 
 import pytest
 
 from esp_emulators.base import Faults
-from orchestration.publish.http import ApiError
+from orchestration.publish.http import ApiClient, ApiError
 from orchestration.publish.scrub import Scrubber
 from tests.esp import ESPS, Esp
 
@@ -94,3 +95,15 @@ def test_a_text_cut_short_keeps_no_piece_of_a_key() -> None:
     text = "x" * 490 + f"key={key} for {ADDRESS}"
     cut = Scrubber([key]).text(text, limit=500)
     assert len(cut) == 500 and not _leaks(cut, key) and key[:8] not in cut
+
+
+def test_a_request_that_cannot_be_sent_is_an_api_error_quoting_nothing() -> None:
+    """requests refuses a header holding a line break and quotes the header in its error (a
+    key, here) and may quote the URL (an address in the query): the ApiError names the
+    kind of failure only and chains nothing a traceback would print."""
+    key = "sek-first-half\nsecond-half"
+    client = ApiClient("esp", "http://127.0.0.1:9", {"Authorization": f"Bearer {key}"}, [key])
+    with pytest.raises(ApiError, match="InvalidHeader: the request could not be sent") as err:
+        client.request("GET", "/members", params={"email": ADDRESS})
+    shown = "".join(traceback.format_exception(err.value))
+    assert "sek-first-half" not in shown and ADDRESS not in shown

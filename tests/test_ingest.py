@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import shutil
+import traceback
 from pathlib import Path
 
 import duckdb
@@ -220,6 +221,21 @@ def test_a_malformed_file_names_file_and_line_and_changes_nothing(
     # Fixing the file (here: removing it) lets the same load through.
     (landing / "orders" / f"day={DAY_2}" / "broken.jsonl").unlink()
     assert _load(con, ORDERS, landing, [DAY_1, DAY_2]).days_with_files == [DAY_1, DAY_2]
+
+
+def test_a_refused_row_never_reaches_the_error_with_its_address(con, landing: Path) -> None:
+    """DuckDB's cast error quotes the value it could not read (here an address in a number
+    column); neither the error nor its traceback (which Dagster shows) may carry it."""
+    good = next((landing / "orders" / f"day={DAY_2}").glob("*.jsonl*"))
+    good.unlink()
+    (landing / "orders" / f"day={DAY_2}" / "shifted.jsonl").write_text(
+        json.dumps({"id": "jane.doe@example.com", "email": "jane.doe@example.com"}) + "\n"
+    )
+    with pytest.raises(LandingFileError, match="DuckDB could not read it") as err:
+        _load(con, ORDERS, landing, [DAY_2])
+    shown = "".join(traceback.format_exception(err.value))
+    assert "jane.doe@example.com" not in shown
+    assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
 def test_a_contact_export_missing_a_column_is_refused(con, landing: Path) -> None:

@@ -11,10 +11,12 @@ import duckdb
 import pytest
 
 from orchestration.ingest import load_days
+from orchestration.ingest.quarantine import ensure_quarantine_tables
 from orchestration.ingest.rules import CONSENT_STATES, FINANCIAL_STATUSES, SENDGRID_EVENTS
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_row
 from orchestration.quality import suites
+from orchestration.quality.load_checks import quarantine_samples
 from orchestration.quality.raw_gate import _chunks, check_freshness, run_gate
 from orchestration.quality.report import Failure, GateReport, record_verdicts
 from orchestration.quality.suite_checks import validate_suite
@@ -131,6 +133,29 @@ def test_addresses_are_masked() -> None:
     assert mask(42) == 42
     row = mask_row({"email": "jane.doe at example.com", "id": 7, "customer_email": "a@b.co"})
     assert row == {"email": "j*** (malformed)", "id": 7, "customer_email": "a***@b.co"}
+    assert mask_row({"Email": "jane.doe at example.com"}) == {"Email": "j*** (malformed)"}
+
+
+def test_a_quarantined_contacts_key_is_masked_like_its_address() -> None:
+    """A contact's natural key is its address: a sample of its quarantine shows it masked,
+    even malformed (no `@`), while an order's numeric key stays readable."""
+    con = duckdb.connect()
+    for source in ("contacts", "orders"):
+        ensure_quarantine_tables(con, source)
+    rows = [
+        ("contacts", "jane.doe at example.com", '{"email": "jane.doe at example.com"}'),
+        ("orders", "1001", '{"email": "bob@example.com"}'),
+    ]
+    for table, key, record in rows:
+        con.execute(
+            f"insert into quarantine.{table} values "
+            "(?, 'x.csv', 'rule', 'why', ?, ?, 'b1', now(), null, null)",
+            [DAY, key, record],
+        )
+    [contact] = quarantine_samples(con, "contacts", DAY)
+    assert contact["key"] == "j*** (malformed)" and contact["email"] == "j*** (malformed)"
+    [order] = quarantine_samples(con, "orders", DAY)
+    assert order["key"] == "1001" and order["email"] == "b***@example.com"
 
 
 def test_failure_messages_mask_addresses_like_the_metadata(

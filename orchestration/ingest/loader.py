@@ -234,7 +234,8 @@ def _load_batch(
         what = f"{len(files)} {spec.name} file(s)"
         raise WarehouseResourceError(what, days_label(files), str(exc).split("\n")[0]) from exc
     except duckdb.Error as exc:
-        raise explain_failure(spec, files, landing_root, exc) from exc
+        # Not chained: DuckDB's message quotes the record (an address, a name) it choked on.
+        raise explain_failure(spec, files, landing_root, exc) from None
 
     flag_batch(con, spec, thresholds)
     con.execute(

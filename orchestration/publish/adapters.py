@@ -43,6 +43,8 @@ class Batch:
 # suppressions, in one vocabulary for every ESP) feed marts.suppressions. Any other status
 # (Mailchimp's `pending`, `transactional`) only keeps the member unpublished.
 ESP_STATUS = "esp_status"
+# Characters of an ESP's own words kept in a member's failure reason (scrubbed first).
+REASON_LIMIT = 500
 SUPPRESSING_STATUSES = ("unsubscribed", "cleaned", "complained", "suppressed")
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.ingest.consent import opt_outs_sql
+from orchestration.masking import mask_addresses
 from orchestration.publish.adapters import Adapter, Batch, Member
 from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
 from orchestration.publish.state import ensure_publish_tables, state_filter
@@ -128,7 +129,11 @@ def send_batch(
             con.executemany(
                 f"insert into {PUBLISH_SCHEMA}.member_failures "
                 "values (?, ?, ?, ?, ?, ?, current_timestamp)",
-                [(batch_id, audience, target, e, action, why) for e, why in result.failed.items()],
+                [
+                    # An adapter's reason may quote the ESP, which may quote the address.
+                    (batch_id, audience, target, e, action, mask_addresses(why))
+                    for e, why in result.failed.items()
+                ],
             )
         con.execute(
             f"update {PUBLISH_SCHEMA}.batches set status = 'done', done_at = current_timestamp, "

@@ -179,6 +179,11 @@ class ApiClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}"
                 status, body, wait = None, None, None
+            except requests.RequestException as exc:
+                # A request that could not be sent at all (a bad URL or header): its message
+                # quotes the URL or header, which may hold an address or a key. Not chained.
+                problem = f"{type(exc).__name__}: the request could not be sent"
+                raise ApiError(self._message(method, path, problem, None, attempt)) from None
             else:
                 if response.status_code in ok:
                     return response

@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from orchestration.publish.adapters import Batch, BatchResult, Member, esp_status
+from orchestration.publish.adapters import REASON_LIMIT, Batch, BatchResult, Member, esp_status
 from orchestration.publish.esp import JobAdapter, chunks, find_or_create, payload_chunks
 from orchestration.publish.http import ApiClient, RetryPolicy
 
@@ -189,7 +189,8 @@ class KlaviyoAdapter(JobAdapter):
                 attributes = error.get("attributes", {})
                 email = _failed_email(attributes, members)
                 if email:
-                    failed[email] = f"{attributes.get('code')}: {attributes.get('detail')}"
+                    why = f"{attributes.get('code')}: {attributes.get('detail')}"
+                    failed[email] = self.client.scrub(why, REASON_LIMIT)
             following = (page.get("links") or {}).get("next")
             path = following.removeprefix(self.client.base_url) if following else ""
             params = None  # the next link carries its cursor

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from orchestration.publish.adapters import Batch, BatchResult, Member, esp_status
+from orchestration.publish.adapters import REASON_LIMIT, Batch, BatchResult, Member, esp_status
 from orchestration.publish.esp import chunks, find_or_create
 from orchestration.publish.http import ApiClient, RetryPolicy
 
@@ -183,7 +183,8 @@ class MailchimpAdapter:
             answer = self.client.request("POST", f"/lists/{self.list_id}", json=body).json()
             for error in answer.get("errors", []):
                 code = error.get("error_code") or "ERROR"
-                failed[error["email_address"].lower()] = f"{code}: {error.get('error')}"
+                why = f"{code}: {error.get('error')}"
+                failed[error["email_address"].lower()] = self.client.scrub(why, REASON_LIMIT)
             for member in answer.get("new_members", []) + answer.get("updated_members", []):
                 status = member.get("status")
                 if status != MAILABLE_STATUS:
@@ -197,5 +198,6 @@ class MailchimpAdapter:
         failed = {}
         for error in answer.get("errors", []):
             for email in error.get("email_addresses", []):
-                failed[email.lower()] = f"segment: {error.get('error')}"
+                why = f"segment: {error.get('error')}"
+                failed[email.lower()] = self.client.scrub(why, REASON_LIMIT)
         return failed

@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 
 from orchestration.ingest.quarantine import PARTITION_LOADS
-from orchestration.masking import mask_row
+from orchestration.ingest.sources import SOURCES
+from orchestration.masking import mask_field, mask_row
 from orchestration.quality.report import (
     GATE_RESULTS,
     SAMPLE_ROWS,
@@ -112,8 +113,14 @@ def quarantine_samples(
         """,
         [day],
     ).fetchall()
+    # A contact's key is its address: masked as one even when malformed (no `@`).
+    key_is_address = any(s.name == table and "email" in s.key for s in SOURCES)
     return tuple(
-        mask_row({"rule": r, "source_file": f, "key": k, "email": e}) for r, f, k, e in rows
+        {
+            "key": mask_field("email" if key_is_address else "key", k),
+            **mask_row({"rule": r, "source_file": f, "email": e}),
+        }
+        for r, f, k, e in rows
     )
 
 
