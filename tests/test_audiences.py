@@ -17,7 +17,8 @@ from dagster import AssetKey, DagsterInstance
 
 from orchestration.assets.audiences import audience_specs
 from orchestration.audiences.gate import run_audience_gate
-from orchestration.dbt_project import load_manifest
+from orchestration.dbt_project import load_manifest, project_var
+from orchestration.publish.funnel import NOT_MAILABLE
 from orchestration.quality_thresholds import QualityThresholds
 from tests.conftest import AUDIENCES, BASE_END, BaseRun, point_settings_at
 from tests.consent_cases import CASES, land_opt_outs, published_people
@@ -30,11 +31,8 @@ HOLDOUT_SHARE = 0.1  # every audience's meta.audience.holdout_share
 
 def _members(warehouse: Path) -> dict[tuple[str, str], bool]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute(
-            "select table_name from information_schema.tables where table_schema = 'audiences'"
-        ).fetchall()
         rows = []
-        for (table,) in tables:
+        for table in AUDIENCES:
             sql = f"select audience, email, is_holdout from audiences.{table}"
             rows += con.execute(sql).fetchall()
     return {(audience, email): holdout for audience, email, holdout in rows}
@@ -202,6 +200,98 @@ def test_every_audience_is_published_and_the_outbox_follows_it(two_days) -> None
     assert changes > 0, "members enter and leave audiences from one day to the next"
 
 
+def test_the_funnel_of_every_audience_adds_up_to_its_eligible(two_days) -> None:
+    """publish.audience_funnel of the second day, against the tables it summarises and a
+    count of the win-back rule made here from the marts: every stage adds up to the
+    eligible, each unpublished contact has its one reason, the publish asset shows the
+    funnel, and VIP publishes at least 90% of its eligible treatment members."""
+    _, second, _, warehouse, _, published, runs, *_ = two_days
+    stages = (
+        "suppressed", "not_mailable", "excluded", "holdout", "capped", "refused", "not_sent",
+        "published",
+    )  # fmt: skip
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        funnel = {
+            row[0]: dict(zip(("eligible", *stages, "excluded_by"), row[1:], strict=True))
+            for row in con.execute(
+                f"select audience, eligible, {', '.join(stages)}, excluded_by "
+                "from publish.audience_funnel where run_id = ?",
+                [runs[1]],
+            ).fetchall()
+        }
+        dropped = collections.Counter(
+            dict(
+                con.execute(
+                    "select audience, count(*) from audiences.dropped_members group by 1"
+                ).fetchall()
+            )
+        )
+        state = collections.Counter(
+            a for (a,) in con.execute("select audience from publish.member_state").fetchall()
+        )
+        capped = set(con.execute("select audience, email from publish.capped_members").fetchall())
+        unpublished = con.execute(
+            "select audience, email, stage from publish.unpublished_members"
+        ).fetchall()
+        kept_by = con.execute(
+            "select c.email, c.capped_by from publish.capped_members c "
+            "where c.reason like 'in %' and c.capped_by is not null"
+        ).fetchall()
+        listed = set(con.execute("select audience, email from publish.member_state").fetchall())
+        window = project_var("recent_order_exclusion_days")
+        just_ordered = con.execute(
+            f"""
+            select count(*) from marts.customer_churn c
+            join marts.customer_lifecycle l using (email)
+            where c.is_win_back_eligible and c.days_since_last_order <= {window}
+                and l.is_mailable
+                and c.email not in (
+                    select email from marts.suppressions
+                    where asm_group_id is null or asm_group_id = ?
+                )
+            """,
+            [project_var("audience_asm_group_id")],
+        ).fetchall()[0][0]
+    assert set(funnel) == set(AUDIENCES)
+    for audience, f in funnel.items():
+        members = {e: h for (a, e), h in second.items() if a == audience}
+        assert f["eligible"] == sum(f[s] for s in stages), audience
+        assert f["eligible"] == len(members) + dropped[audience], audience
+        assert f["holdout"] == sum(members.values()), audience
+        assert f["capped"] == len(
+            {e for e in members if (audience, e) in capped} - {e for e, h in members.items() if h}
+        ), audience
+        assert f["published"] == state[audience], audience
+        # Per member: the published ones are listed, every other one has one reason.
+        mine = [(e, stage) for a, e, stage in unpublished if a == audience]
+        assert len(mine) == len({e for e, _ in mine}) == f["eligible"] - f["published"]
+        by_stage = collections.Counter(
+            "excluded" if s.startswith("excluded: ") else "not_mailable" if s in NOT_MAILABLE else s
+            for _, s in mine
+        )
+        assert by_stage == {s: f[s] for s in stages[:-1] if f[s]}, audience
+        metadata = published[(audience, runs[1])]
+        assert metadata["funnel: eligible"].value == f["eligible"], audience
+        assert metadata["funnel: published"].value == f["published"], audience
+    # The exclusion rule counted here from the marts: customers past their interval who
+    # ordered within the window, mailable and not suppressed.
+    assert json.loads(funnel["aud_win_back"]["excluded_by"]) == (
+        {"recent_order": just_ordered} if just_ordered else {}
+    )
+    assert just_ordered > 0, "the sample shop has win-back customers who just ordered"
+    # A contact capped by rank is in every audience that kept it, and not capped there:
+    # published, or in its holdout (the cap treats the holdout like the treatment).
+    assert kept_by
+    for email, audiences in kept_by:
+        for kept in audiences.split(", "):
+            holdout = second[(kept, email)]
+            assert (kept, email) not in capped, email
+            assert holdout or (kept, email) in listed, email
+    vip = funnel["aud_vip"]
+    treatment = vip["eligible"] - vip["suppressed"] - vip["not_mailable"] - vip["holdout"]
+    assert vip["published"] >= 0.9 * treatment > 0
+
+
 def test_entries_and_the_holdout_read_out_follow_the_audiences(two_days) -> None:
     first, second, _, warehouse, *_ = two_days
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -246,11 +336,15 @@ def test_opt_outs_landed_in_bad_rows_are_suppressed_and_unpublished(two_days) ->
             ).fetchall()
         )
         assert evidence == {opted_out[case]: kind for case, kind in CASES.items()}
-        for (table,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'audiences'"
-        ).fetchall():
+        for table in AUDIENCES:
             sql = f"select email from audiences.{table} where email in ({marks})"
             assert con.execute(sql, people).fetchall() == [], table
+        # The audiences whose rules still find them say why they are left out.
+        dropped = con.execute(
+            f"select distinct dropped_by from audiences.dropped_members where email in ({marks})",
+            people,
+        ).fetchall()
+        assert set(dropped) <= {("suppressed",)}
         listed = f"select email from publish.member_state where email in ({marks})"
         assert con.execute(listed, people).fetchall() == []
         # The day's syncs removed them and added none of them.

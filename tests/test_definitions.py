@@ -57,6 +57,7 @@ EXPECTED_GROUPS = {
     "marts/email_engagement": "marts",
     "marts/suppressions": "marts",
     "marts/retention_metrics_monthly": "marts",
+    "audiences/dropped_members": "audiences",
     "audiences/aud_cart_abandonment_1h": "audiences",
     "audiences/aud_cart_abandonment_24h": "audiences",
     "audiences/aud_cart_abandonment_3d": "audiences",
@@ -263,7 +264,7 @@ def test_a_failed_audience_gate_holds_back_only_its_own_publish(defs: Definition
     downstream of another audience than its own (the frequency cap reads them all, yet
     depends only on the models they share)."""
     graph = defs.resolve_asset_graph()
-    audiences = {k for k in graph.get_all_asset_keys() if k.path[0] == "audiences"}
+    audiences = {k for k in graph.get_all_asset_keys() if k.path[-1] in AUDIENCES}
     for key in graph.get_all_asset_keys():
         if key.path[0] != "publish" or key.path[-1] not in AUDIENCES:
             continue

@@ -4,9 +4,16 @@
     everyone who must not be mailed and flags the holdout. Its publishing settings live in the
     model's `meta.audience`: kind (`segment`: a standing list campaigns are sent to, which may
     overlap others; `series`: entering it starts a message series, capped across series by
-    priority), list_name, holdout_share, priority, max_change_share, cadence, exclusions (the
-    rules, in words, that keep contradictory messages apart; the SQL applies them) and
-    asm_group_id: the unsubscribe group its mail is sent under. An audience may carry
+    priority), list_name, holdout_share, priority, max_change_share, cadence, exclusions (rule
+    name -> the rule in words: what keeps contradictory messages apart; `eligible` names the
+    rule a contact falls under in its column `excluded_by`) and asm_group_id: the unsubscribe
+    group its mail is sent under.
+
+    Who the rule found but the audience leaves out is recorded, not lost: a post-hook writes
+    them to `dropped_members` (audience, email, dropped_by: `suppressed`, `no_consent`,
+    `unknown_contact` or `excluded: <rule>`), which the publish step's funnel reads. The hook
+    re-runs this model's own compiled SQL up to the marker before its last select, so the
+    drops and the members come from one definition. An audience may carry
     attributes of its own (`meta.audience.attributes`: column -> type), selected by
     `eligible` and published with the shared ones; `holdout_key` lets the steps of one series
     share their holdout; `frequency_capped: false` leaves a series out of the cross-audience
@@ -32,11 +39,21 @@
     (cast(cast('x' || substr(md5({{ expression }}), 1, 7) as bit(28)) as integer) % 10000)
 {%- endmacro %}
 
-{% macro audience_members(eligible) -%}
+{#- Ends the last CTE of an audience: what follows it selects the members. -#}
+{% macro audience_members_marker() -%}
+-- audience_members: the members of the candidates
+{%- endmacro %}
+
+{#- `with_exclusions`: `eligible` has a column `excluded_by` (the name of one of the
+    audience's meta.audience.exclusions, or null). An argument, not read from the meta, which
+    a dbt unit test does not see. -#}
+{% macro audience_members(eligible, with_exclusions=false) -%}
     {%- set settings = audience_settings() -%}
     {%- set share = settings.get('holdout_share', var('audience_holdout_share')) -%}
     {%- set holdout_key = settings.get('holdout_key', model.name) -%}
     {%- set group = settings.get('asm_group_id', var('audience_asm_group_id')) -%}
+    {{ config(post_hook=["{{ record_dropped_members() }}"]) }}
+    -- depends_on: {{ ref('dropped_members') }}
 , profile as (
     select * from {{ ref('customer_lifecycle') }}
 ),
@@ -46,12 +63,12 @@ preferences as (
 ),
 
 suppressed as (
-    select email from {{ ref('suppressions') }}
+    select distinct email from {{ ref('suppressions') }}
     where asm_group_id is null
     {%- if group is not none %} or asm_group_id = {{ group }}{% endif %}
 ),
 
-members as (
+candidates as (
     select
         e.email,
         p.customer_id,
@@ -71,20 +88,61 @@ members as (
         {{ hash_bucket(dbt.concat(["e.email", "':'", "'" ~ holdout_key ~ "'"])) }}
             < {{ (share * 10000) | round | int }} as is_holdout,
         {{ run_date() }} as run_date,
-        {{ run_at() }} as as_of
+        {{ run_at() }} as as_of,
+        -- The first reason that keeps the contact out, consent first. Defence in depth: the
+        -- suppression list is applied here besides customer_lifecycle's is_mailable, and
+        -- once more at publish time.
+        case
+            when p.email is null then 'unknown_contact'
+            when s.email is not null then 'suppressed'
+            when not p.is_mailable then 'no_consent'
+            {%- if with_exclusions %}
+            when e.excluded_by is not null then 'excluded: ' || e.excluded_by
+            {%- endif %}
+        end as dropped_by
     from {{ eligible }} e
-    join profile p on p.email = e.email
+    left join profile p on p.email = e.email
     left join preferences pr on pr.email = e.email
-    -- Defence in depth: customer_lifecycle already says who is mailable; the suppression
-    -- list is applied again here, and once more at publish time.
-    where p.is_mailable
-        and e.email not in (select email from suppressed)
+    left join suppressed s on s.email = e.email
 )
-
+{{ audience_members_marker() }}
 select
     '{{ model.name }}' as audience,
-    members.*
-from members
+    {%- for column in audience_member_columns() + (settings.get('attributes', {}) | list) %}
+    {{ column }},
+    {%- endfor %}
+    is_holdout,
+    run_date,
+    as_of
+from candidates
+where dropped_by is null
+{%- endmacro %}
+
+{#- The columns every audience shares, before its own attributes. -#}
+{% macro audience_member_columns() -%}
+    {{ return([
+        'email', 'customer_id', 'first_name', 'lifecycle_stage', 'rfm_segment', 'is_vip',
+        'favourite_brand', 'favourite_category', 'order_count', 'last_order_date',
+        'first_order_date', 'reason',
+    ]) }}
+{%- endmacro %}
+
+{#-
+    The post-hook of every audience: its candidates that the audience leaves out, with the
+    first reason, replace the audience's rows of `dropped_members`. The candidates are this
+    model's own compiled SQL up to the marker (its CTEs), so nothing is defined twice.
+-#}
+{% macro record_dropped_members() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set marker = audience_members_marker() | trim -%}
+    {%- set ctes = model.compiled_code.split(marker)[0] -%}
+    {%- set dropped = ref('dropped_members') -%}
+    delete from {{ dropped }} where audience = '{{ model.name }}';
+    insert into {{ dropped }} (audience, email, dropped_by, reason, run_date)
+    {{ ctes }}
+    select '{{ model.name }}', email, dropped_by, reason, run_date
+    from candidates
+    where dropped_by is not null
 {%- endmacro %}
 
 {#-

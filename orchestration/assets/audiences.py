@@ -64,6 +64,12 @@ def audience_specs(manifest: Mapping[str, Any]) -> list[AudienceSpec]:
                 f"audience {node['name']}: meta.audience.kind is {settings.get('kind')!r}; "
                 f"set it to one of {', '.join(AUDIENCE_KINDS)} in {node.get('original_file_path')}"
             )
+        if not isinstance(settings.get("exclusions", {}), Mapping):
+            raise ValueError(
+                f"audience {node['name']}: meta.audience.exclusions must map each rule's name "
+                "(the audience's excluded_by) to what it means, in "
+                f"{node.get('original_file_path')}"
+            )
         key = translator.get_asset_spec(manifest, unique_id, dbt_project).key
         tags = tuple(node.get("tags", ()))
         parents = frozenset(

@@ -32,6 +32,9 @@ MART_BREAKDOWNS = {
 }
 # Every audience: its treatment and holdout sizes.
 AUDIENCE_BREAKDOWN = ("case when is_holdout then 'holdout' else 'treatment' end", "count(*)")
+# In the audiences schema but not an audience: the audiences built after it fill it (their
+# drops are counted by the publish funnel).
+DROPPED_MEMBERS = "dropped_members"
 # dbt folder -> Dagster group, so the lineage reads left to right like the flow.
 FOLDER_GROUPS = {
     "staging": "staging",
@@ -109,7 +112,8 @@ def table_metadata(con: duckdb.DuckDBPyConnection, key: AssetKey) -> dict[str, A
     metadata: dict[str, Any] = {
         "dagster/row_count": con.execute(f"select count(*) from {relation}").fetchall()[0][0]
     }
-    breakdown = AUDIENCE_BREAKDOWN if key.path[0] == AUDIENCE_SCHEMA else None
+    audience = key.path[0] == AUDIENCE_SCHEMA and key.path[-1] != DROPPED_MEMBERS
+    breakdown = AUDIENCE_BREAKDOWN if audience else None
     breakdown = MART_BREAKDOWNS.get(key.path[-1], breakdown)
     if breakdown:
         label, metric = breakdown

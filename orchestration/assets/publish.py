@@ -50,6 +50,7 @@ def _metadata(report: SyncReport) -> dict:
         "sync_seconds": report.seconds,
         "as_of": report.as_of.isoformat() if report.as_of else "",
         "skipped": report.skipped or "",
+        **(report.funnel.metadata() if report.funnel else {}),
     }
 
 
@@ -159,6 +160,8 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
             f"~{report.updates} in {report.batches} batches"
             + (" (dry run: nothing sent)" if report.dry_run else "")
         )
+        if report.funnel:
+            context.log.info(f"{spec.name} funnel: {report.funnel.summary()}")
         return MaterializeResult(metadata=_metadata(report))
 
     return _publish

@@ -1,6 +1,7 @@
 """Frequency capping across audiences, before any of them is published.
 
-A contact is held back from an audience (`publish.capped_members`) when
+A contact is held back from an audience (`publish.capped_members`, with `capped_by`: the
+audiences that took its place) when
 - it is in more than `cap` capped audiences today: the highest-priority ones are kept, or
 - it is not yet in this audience at the target and already entered `cap` other capped
   audiences there within the `window_days` before the end of the run date.
@@ -42,7 +43,7 @@ def compute_caps(
     if not priorities:
         con.execute(
             f"create or replace table {CAPPED_TABLE} "
-            "(audience varchar, email varchar, reason varchar, run_date date)"
+            "(audience varchar, email varchar, reason varchar, run_date date, capped_by varchar)"
         )
         return {}
     today = "\nunion all\n".join(
@@ -100,7 +101,18 @@ def compute_caps(
                 else 'in ' || rank || ' audiences today; the cap keeps the {int(cap)} '
                     || 'of highest priority'
             end as reason,
-            $run_date::date as run_date
+            $run_date::date as run_date,
+            -- The audiences that took the place: entered in the window, or kept today.
+            case when window_blocked
+                then (
+                    select string_agg(distinct r.audience, ', ' order by r.audience)
+                    from entered r where r.email = ranked.email and r.audience <> ranked.audience
+                )
+                else (
+                    select string_agg(k.audience, ', ' order by k.audience) from ranked k
+                    where k.email = ranked.email and k.rank <= {int(cap)} and not k.window_blocked
+                )
+            end as capped_by
         from ranked
         where window_blocked or rank > {int(cap)}
         """,

@@ -26,6 +26,7 @@ import duckdb
 from orchestration.ingest.consent import opt_outs_sql
 from orchestration.masking import mask_addresses
 from orchestration.publish.adapters import Adapter, Batch, Member
+from orchestration.publish.funnel import Funnel, record_funnel
 from orchestration.publish.plan import as_of, compare, desired_sql, plan_batches, refusal
 from orchestration.publish.state import ensure_publish_tables, state_filter
 from orchestration.warehouse_schema import PUBLISH_SCHEMA
@@ -71,6 +72,7 @@ class SyncReport:
     as_of: dt.datetime | None = None  # the moment the audience was built as of
     dry_run: bool = False
     seconds: float = 0.0
+    funnel: Funnel | None = None  # where the audience's eligible contacts went
 
 
 def send_batch(
@@ -238,6 +240,14 @@ def sync_audience(
         )
     report.seconds = round(time.perf_counter() - started, 3)
     _log(con, report, started_at)
+    not_sent = (
+        f"not sent: {report.refused}"
+        if report.refused
+        else "dry run: nothing sent"
+        if settings.dry_run
+        else "not sent"
+    )
+    report.funnel = record_funnel(con, audience, target, run_id, settings.capped_table, not_sent)
     if report.refused:
         raise CircuitBreakerOpen(report.refused)
     return report

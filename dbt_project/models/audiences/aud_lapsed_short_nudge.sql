@@ -6,14 +6,19 @@
     'priority': 70,
     'max_change_share': 0.5,
     'cadence': 'daily',
-    'exclusions': ['an order in the last recent_order_exclusion_days days (default 30): no incentive or win-back mail right after a purchase'],
+    'exclusions': {'recent_order': 'an order in the last recent_order_exclusion_days days (default 30): no incentive or win-back mail right after a purchase'},
 }}) }}
 
 with eligible as (
-    select email, stage_reason as reason
+    select
+        email,
+        stage_reason as reason,
+        case
+            when days_since_last_order <= {{ var('recent_order_exclusion_days') }}
+                then 'recent_order'
+        end as excluded_by
     from {{ ref('customer_lifecycle') }}
     where lifecycle_stage = 'short_term_lapsed'
-        and days_since_last_order > {{ var('recent_order_exclusion_days') }}
 )
 
-{{ audience_members('eligible') }}
+{{ audience_members('eligible', with_exclusions=true) }}

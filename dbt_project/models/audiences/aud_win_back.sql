@@ -6,7 +6,7 @@
     'priority': 60,
     'max_change_share': 0.5,
     'cadence': 'daily',
-    'exclusions': ['an order in the last recent_order_exclusion_days days (default 30): no incentive or win-back mail right after a purchase'],
+    'exclusions': {'recent_order': 'an order in the last recent_order_exclusion_days days (default 30): no incentive or win-back mail right after a purchase'},
 }}) }}
 
 with eligible as (
@@ -15,10 +15,13 @@ with eligible as (
         case
             when order_count = 1 then 'one order, past the base''s first-to-second-order delay'
             else 'past their own usual interval between orders'
-        end as reason
+        end as reason,
+        case
+            when days_since_last_order <= {{ var('recent_order_exclusion_days') }}
+                then 'recent_order'
+        end as excluded_by
     from {{ ref('customer_churn') }}
     where is_win_back_eligible
-        and days_since_last_order > {{ var('recent_order_exclusion_days') }}
 )
 
-{{ audience_members('eligible') }}
+{{ audience_members('eligible', with_exclusions=true) }}
