@@ -152,6 +152,46 @@ def test_holdout_results_compare_the_published_with_the_ghost_control(tmp_path: 
     assert row["window_days"] == 30
 
 
+def test_holdout_intervals_for_one_member_groups_at_0_and_100_percent(tmp_path: Path) -> None:
+    """One published and one holdout member a month (holdout_min_members 1). January: the
+    published one orders (100%), the holdout one does not (0%); February: neither does.
+    Worked out by hand with z = 1.959964 (z^2 = 3.841459): the Wilson interval of 1 of 1 is
+    [0.206550, 1] and of 0 of 1 [0, 0.793450] (centre 1.920730 / 4.841459, half the same
+    for 0 of 1), so Newcombe's interval of the lift is 1 - sqrt(2 * 0.793450^2) = -0.122108
+    to 1 in January and -0.793450 to 0.793450 in February: wide, never a false certainty."""
+    path = tmp_path / "warehouse.duckdb"
+    for day, month in ((dt.date(2025, 1, 10), "jan"), (dt.date(2025, 2, 10), "feb")):
+        members = [
+            {"email": f"t-{month}@example.com", "holdout": False},
+            {"email": f"h-{month}@example.com", "holdout": True},
+        ]
+        make_warehouse(path, members, [])
+        with duckdb.connect(str(path)) as con:
+            assert record_entries(con, [AUDIENCE], day)[AUDIENCE][0] == 2
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table intermediate.int_orders_completed as select * from (values "
+            "(1, 't-jan@example.com', date '2025-01-12', 25.0)"
+            ") o(order_id, email, ordered_date, net_revenue_amount)"
+        )
+    variables = {"run_date": "2025-03-31", "holdout_window_days": 30, "holdout_min_members": 1}
+    # The unit tests are built with the project's vars (test_every_dbt_unit_test_passes).
+    build = ["build", "--select", "holdout_results", "--exclude-resource-type", "unit_test"]
+    _dbt(build, path, tmp_path / "target", variables)
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "select entry_month, readout_status, treatment_conversion, control_conversion, "
+            "conversion_lift, conversion_lift_low_95, conversion_lift_high_95 "
+            "from marts.holdout_results order by entry_month"
+        ).fetchall()
+    january, february = rows
+    assert january[1:5] == ("ready", 1.0, 0.0, 1.0)
+    assert january[5:] == (pytest.approx(-0.122108, abs=1e-5), pytest.approx(1.0, abs=1e-9))
+    assert february[1:5] == ("ready", 0.0, 0.0, 0.0)
+    assert february[5:] == (pytest.approx(-0.793450, abs=1e-5), pytest.approx(0.793450, abs=1e-5))
+
+
 def test_without_a_run_date_dbt_computes_as_of_the_shops_today(tmp_path: Path) -> None:
     """dbt run by hand (no run_date var) takes today in the shop's zone, not the server's:
     a zone whose date differs from UTC's at this hour (UTC+14 from 10:00 UTC, else UTC-11)."""
