@@ -3,8 +3,9 @@
 One way to hide a person everywhere (`j***@example.com`: the first letter and the domain,
 enough to tell addresses apart while debugging), so the quality gates and the ESP adapters
 cannot drift apart. Values of an e-mail field are masked even when malformed; in free text an
-address is only recognised by its `@`, or by its `%40` in a URL-encoded query that an error
-message may quote.
+address is recognised by its `@`, by its `%40` in a URL-encoded query that an error message
+may quote, or by the rarer spellings an echo through a proxy or an HTML error page gives it:
+`%2540` (encoded twice), `&#64;` / `&#x40;` (HTML) and the full-width at sign (U+FF20).
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ _ADDRESS = re.compile(r"([^\s@\"',:;<>()\[\]{}])[^\s@\"',:;<>()\[\]{}]*@")
 _ESCAPED_SEPARATOR = r"%(?:0[9AaDd]|2[026-9CcFf]|3[A-Fa-f]|40|5[BbDd]|7[BbDd])"
 _URL_CHAR = rf"(?:[\w.~!$*+-]|(?!{_ESCAPED_SEPARATOR})%[0-9A-Fa-f]{{2}})"
 _ENCODED_ADDRESS = re.compile(rf"(?<!%)(?<!%[0-9A-Fa-f])({_URL_CHAR}){_URL_CHAR}*%40")
+# Encoded twice: every escape of the local part is `%25XX`, and the `@` is `%2540`.
+_TWICE_CHAR = r"(?:[\w.~!$*+-]|%25[0-9A-Fa-f]{2})"
+_TWICE_ENCODED_ADDRESS = re.compile(rf"(?<![%\w])({_TWICE_CHAR}){_TWICE_CHAR}*%2540")
+# An HTML character reference or the full-width sign for the `@`.
+_OTHER_AT = re.compile(
+    r"([^\s@\"',:;<>()\[\]{}&\uff20])[^\s@\"',:;<>()\[\]{}&\uff20]*"
+    r"(&#0*64;|&#[xX]0*40;|\uff20)"
+)
 
 
 def mask(value: Any) -> Any:
@@ -48,9 +57,12 @@ def mask_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def mask_addresses(text: str) -> str:
-    """Free text with every address in it masked (`j***@domain`, `j***%40domain`)."""
+    """Free text with every address in it masked (`j***@domain`, `j***%40domain`, and the
+    rarer spellings of the `@` above)."""
     text = _ADDRESS.sub(lambda m: f"{m.group(1)}***@", text)
-    return _ENCODED_ADDRESS.sub(lambda m: f"{m.group(1)}***%40", text)
+    text = _TWICE_ENCODED_ADDRESS.sub(lambda m: f"{m.group(1)}***%2540", text)
+    text = _ENCODED_ADDRESS.sub(lambda m: f"{m.group(1)}***%40", text)
+    return _OTHER_AT.sub(lambda m: f"{m.group(1)}***{m.group(2)}", text)
 
 
 def _plain(value: Any) -> Any:

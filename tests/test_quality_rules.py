@@ -14,7 +14,7 @@ from orchestration.ingest import load_days
 from orchestration.ingest.quarantine import ensure_quarantine_tables
 from orchestration.ingest.rules import CONSENT_STATES, FINANCIAL_STATUSES, SENDGRID_EVENTS
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
-from orchestration.masking import mask, mask_row
+from orchestration.masking import mask, mask_addresses, mask_row
 from orchestration.quality import suites
 from orchestration.quality.load_checks import quarantine_samples
 from orchestration.quality.raw_gate import _chunks, check_freshness, run_gate
@@ -199,6 +199,22 @@ def test_failure_messages_mask_addresses_like_the_metadata(
 def test_a_failure_message_never_carries_a_whole_address() -> None:
     failure = Failure("rule", "GX could not read 'jane.doe@example.com' (x@y.co)", ())
     assert failure.message == "GX could not read 'j***@example.com' (x***@y.co)"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("q=jane.doe%40example.com&x=1", "q=j***%40example.com&x=1"),
+        # Encoded twice (a proxy's echo of an encoded query), plus sign and all.
+        ("q=jane.doe%252Bnews%2540example.com", "q=j***%2540example.com"),
+        ("<p>jane.doe&#64;example.com</p>", "<p>j***&#64;example.com</p>"),
+        ("jane.doe&#x40;example.com", "j***&#x40;example.com"),
+        ("jane.doe\uff20example.com", "j***\uff20example.com"),
+        ("5 &#64; 3, 50% off", "5 &#64; 3, 50% off"),  # no address: unchanged
+    ],
+)
+def test_rarer_spellings_of_an_address_are_masked(text: str, masked: str) -> None:
+    assert mask_addresses(text) == masked
 
 
 def test_validation_chunks_are_whole_days_within_the_limit() -> None:
