@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import duckdb
 
 from orchestration.publish.caps import CAPPED_TABLE
+from orchestration.publish.state import table_exists
 from orchestration.warehouse_schema import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
 
 ENTRIES_TABLE = f"{PUBLISH_SCHEMA}.audience_entries"
@@ -89,11 +90,7 @@ def record_entries(
 def _capped_on(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> str:
     """SQL of the (audience, email) pairs the cap held back on `run_date` (none when the cap
     has not been computed for that day)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [PUBLISH_SCHEMA, CAPPED_TABLE.split(".")[1]],
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, CAPPED_TABLE):
         return "select null::varchar as audience, null::varchar as email where false"
     return (
         f"select audience, email from {CAPPED_TABLE} where run_date = date '{run_date.isoformat()}'"

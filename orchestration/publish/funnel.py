@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from orchestration.publish.state import table_exists
 from orchestration.warehouse_schema import AUDIENCE_SCHEMA, PUBLISH_SCHEMA
 
 FUNNEL_TABLE = f"{PUBLISH_SCHEMA}.audience_funnel"
@@ -209,12 +210,7 @@ def record_funnel(
 def _dropped(con: duckdb.DuckDBPyConnection) -> str:
     """The audience's dropped candidates, if dbt has built the table (a warehouse from before
     it was added has none until its next build)."""
-    schema, table = DROPPED_TABLE.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, DROPPED_TABLE):
         return ""
     return (
         f"union all select email, dropped_by, reason, null from {DROPPED_TABLE} "

@@ -86,6 +86,18 @@ def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"alter table {PUBLISH_SCHEMA}.sync_log add column if not exists skipped varchar")
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether `schema.table` exists (a table another step creates may not be there yet)."""
+    schema, table = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
 def state_filter(audience: str, target: str) -> str:
     """SQL for the rows of one audience at one target in the state tables."""
     return f"audience = '{audience}' and target = '{target}'"
