@@ -177,6 +177,19 @@ def test_resources_follow_the_settings(defs: Definitions, isolated_env: Path) ->
     assert resources["landing"].root == str(isolated_env / "landing")
 
 
+def test_the_dbt_resource_knows_the_executables_version_without_running_it(
+    defs: Definitions,
+) -> None:
+    """dagster-dbt asks `dbt --version` before every step; ours answers from the installed
+    dbt-core, which must be the version the executable the steps run reports."""
+    resource = defs.resources["dbt"]
+    printed = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"installed: {resource._cli_version}" in printed
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
 def test_partitions_start_on_the_configured_day(defs: Definitions) -> None:
     spec = defs.resolve_assets_def(AssetKey(["raw", "orders"]))
     assert spec.partitions_def.get_first_partition_key() == "2024-01-01"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dagster_dbt import DbtCliResource
-
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.resources.dbt_cli import LifecycleDbtCli
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.warehouse import DuckDBWarehouse
@@ -38,5 +37,5 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_change_share=settings.publish_max_change_share,
             min_change_rows=settings.publish_min_change_rows,
         ),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": LifecycleDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
