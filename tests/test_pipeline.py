@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
-from dagster._core.instance.ref import InstanceRef
 
 from orchestration.assets import build_ingest_assets
 from orchestration.sample import SampleSummary
@@ -76,12 +75,11 @@ def test_one_run_over_a_range_loads_every_day_once(base_run: BaseRun, copied) ->
         assert run_ingest(module, instance, SMALL.start_date, BASE_END).success
     again = {t: _count(warehouse, t) for t in tables}
     days = (BASE_END - SMALL.start_date).days + 1
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(base_run.dagster_home))) as instance:
-        status = instance.get_status_by_partition(
-            AssetKey(["raw", "orders"]),
-            [(SMALL.start_date + dt.timedelta(days=d)).isoformat() for d in range(days)],
-            module.partitions,
-        )
+    status = base_run.instance.get_status_by_partition(
+        AssetKey(["raw", "orders"]),
+        [(SMALL.start_date + dt.timedelta(days=d)).isoformat() for d in range(days)],
+        module.partitions,
+    )
     assert all(v > 0 for v in first.values())
     assert again == first
     assert len(status) == days
