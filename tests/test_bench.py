@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.bench.pipeline import run_bench
+from orchestration.bench.pipeline import SCALES, Scale, run_bench
 from orchestration.bench.sampler import TreeSampler
 from orchestration.ingest import SOURCES
 
@@ -50,14 +50,16 @@ def test_small_scale_benchmark_writes_a_well_formed_report(
     # The user's own warehouse and outbox are never where the benchmark writes.
     monkeypatch.setenv("LIFECYCLE_WAREHOUSE_PATH", str(tmp_path / "users" / "warehouse.duckdb"))
     monkeypatch.setenv("LIFECYCLE_OUTBOX_DIR", str(tmp_path / "users" / "outbox"))
-    days = 10
+    # The small scale's steps on a smaller shop: the report's form is the point, not the size.
+    monkeypatch.setitem(SCALES, "small", Scale(300, compress=False))
+    days = 7
     report = run_bench("small", tmp_path / "work", days=days, results_dir=tmp_path / "results")
     assert not (tmp_path / "users").exists()
     assert (tmp_path / "work" / "small" / "run" / "warehouse.duckdb").exists()
     assert json.loads((tmp_path / "results" / "pipeline_small.json").read_text()) == report
     markdown = (tmp_path / "results" / "pipeline_small.md").read_text()
-    assert "## Full rebuild: 2024-01-01 to 2024-01-09, succeeded" in markdown
-    assert "## New day: 2024-01-10 to 2024-01-10, succeeded" in markdown
+    assert "## Full rebuild: 2024-01-01 to 2024-01-06, succeeded" in markdown
+    assert "## New day: 2024-01-07 to 2024-01-07, succeeded" in markdown
 
     full, new_day = report["full_rebuild"], report["new_day"]
     assert full["succeeded"] and new_day["succeeded"]
