@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import json
 from pathlib import Path
 
 import duckdb
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestration.ingest import load_days
 from orchestration.ingest.consent import opt_outs_sql
+from orchestration.ingest.errors import LandingFileError
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS
 from orchestration.publish.adapters import OutboxAdapter
 from orchestration.publish.opt_out_removal import OptOutAudience, remove_opted_out
@@ -172,6 +175,98 @@ SIGNAL = st.fixed_dictionaries(
         "relanded_without": st.booleans(),
     }
 )  # fmt: skip
+
+
+def _gzip(text: str, cut: bool) -> bytes:
+    data = gzip.compress(text.encode())
+    return data[: len(data) * 3 // 4] if cut else data
+
+
+def _zstd(text: str, cut: bool) -> bytes:
+    data = zstandard.ZstdCompressor().compress(text.encode())
+    return data[: len(data) * 3 // 4] if cut else data
+
+
+OPT_OUT_LINES = [
+    event("first@x.com", "unsubscribe", "r1", NOON),
+    event("spam@x.com", "spamreport", "r2", NOON),
+    event("back@x.com", "group_resubscribe", "r3", NOON),  # an opt-in: never taken from here
+]
+# The refused file's records: opt-outs first, then enough filler (about 450 kB) for a zstd
+# stream of several blocks, of which a cut keeps the first whole (a cut block is lost).
+REFUSED_EVENTS = OPT_OUT_LINES + [event(f"o{i}@x.com", "open", f"f{i}", NOON) for i in range(3000)]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        (
+            "events.jsonl",
+            lambda text, cut: (text.replace('"open"', '"op', 1) if cut else text).encode(),
+            4,
+        ),
+        ("events.jsonl.gz", _gzip, None),
+        ("events.jsonl.zst", _zstd, None),
+    ],
+    ids=["a JSON line cut in two", "truncated gzip", "truncated zstd"],
+)
+def test_opt_outs_in_a_refused_file_are_recorded_before_the_refusal(
+    con, tmp_path, name, content, line
+):
+    root = tmp_path / "landing"
+    text = "".join(json.dumps(e) + "\n" for e in REFUSED_EVENTS)
+    folder = root / "email_events" / f"day={DAY}"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(content(text, True))
+    # A good day loaded in the same run is refused with the bad one: its opt-out waits no more.
+    other = DAY + dt.timedelta(days=1)
+    _land(root, other, [event("other@x.com", "unsubscribe", "r9", NOON)], [])
+    files = {d: sorted((root / "email_events" / f"day={d}").glob("*")) for d in (DAY, other)}
+
+    with pytest.raises(LandingFileError) as refused:
+        load_days(con, EMAIL_EVENTS, files, root, "b1", QualityThresholds())
+    assert refused.value.file == f"email_events/day={DAY}/{name}"
+    assert refused.value.line == line
+    assert refused.value.opt_outs_recorded == 3
+    assert "read anyway (3 new, recorded in raw.email_events_consent)" in str(refused.value)
+    assert con.execute("select count(*) from raw.email_events").fetchall() == [(0,)]
+    assert _opted_out(con) == {("first@x.com", None), ("spam@x.com", None), ("other@x.com", None)}
+    assert set(
+        con.execute("select email, rule, _source_file from raw.email_events_consent").fetchall()
+    ) == {
+        ("first@x.com", "file_refused", f"email_events/day={DAY}/{name}"),
+        ("spam@x.com", "file_refused", f"email_events/day={DAY}/{name}"),
+        ("other@x.com", "file_refused", f"email_events/day={other}/events.jsonl"),
+    }
+    # The file fixed, both days load; the opt-outs are recorded once.
+    (folder / name).write_bytes(content(text, False))
+    load_days(con, EMAIL_EVENTS, files, root, "b2", QualityThresholds())
+    assert con.execute("select count(*) from raw.email_events").fetchall() == [(3004,)]
+    assert con.execute(
+        "select count(*) from raw.email_events_consent where withdraws"
+    ).fetchall() == [(3,)]
+
+
+def test_unsubscribed_contacts_in_a_refused_csv_are_recorded(con, tmp_path):
+    root = tmp_path / "landing"
+    rows = [
+        _contact("gone@x.com", "unsubscribed", "2024-03-10T10:00:00Z", "2024-03-10T10:00:00Z"),
+        _contact("stay@x.com", "subscribed", "2024-03-10T10:00:00Z", "2024-03-10T10:00:00Z"),
+    ]
+    _land(root, DAY, [], rows)
+    path = root / "contacts" / f"day={DAY}" / "contacts.csv"
+    # A third row with one field too many: the file is refused at that line.
+    extra = _contact("late@x.com", "unsubscribed", "2024-03-10T11:00:00Z", "x")
+    with path.open("a", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerow([*extra.values(), "surplus"])
+    with pytest.raises(LandingFileError) as refused:
+        load_days(con, CONTACTS, {DAY: [path]}, root, "b1", QualityThresholds())
+    assert (refused.value.file, refused.value.line) == (f"contacts/day={DAY}/contacts.csv", 4)
+    # The unsubscribe of a well-formed row is kept; the malformed row and the opt-in are not.
+    assert con.execute(
+        "select email, signal, withdraws, rule from raw.contacts_consent"
+    ).fetchall() == [("gone@x.com", "unsubscribed", True, "file_refused")]
+    assert con.execute("select count(*) from raw.contacts").fetchall() == [(0,)]
 
 
 def _minute(s: dict, i: int) -> int:

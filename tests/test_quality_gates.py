@@ -23,6 +23,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from orchestration.ingest.consent import opt_outs_sql
 from orchestration.sample import SampleParams, generate_sample_shop
 from tests.conftest import BASE_END, BaseRun, point_settings_at
 from tests.consent_cases import event
@@ -214,9 +215,15 @@ def empty_file(p: Pipeline) -> None:
     p.day_file("orders").write_text("")
 
 
+# An unsubscribe in a file that is then refused (its last line cut): recorded all the same.
+CUT_FILE_LEAVER = "left.in.a.cut.file@example.com"
+
+
 def truncated_json_line(p: Pipeline) -> None:
     path = p.day_file("email_events")
-    text = path.read_text()
+    at = dt.datetime.combine(BAD_DAY, dt.time(9), tzinfo=dt.UTC)
+    leaver = json.dumps(event(CUT_FILE_LEAVER, "unsubscribe", "cut-file-1", at))
+    text = leaver + "\n" + path.read_text()
     path.write_text(text[: len(text) - 40])
 
 
@@ -391,6 +398,27 @@ def test_bad_rows_within_tolerance(kind: str, landed: Landed) -> None:
     assert landed.pipeline.query("select count(*) from quality.held_partitions") == [(0,)]
 
 
+def _opt_outs_in(path: Path) -> set[str]:
+    """The addresses of the unsubscribes, complaints and hard bounces in the lines of a JSON
+    events file that parse (read with json, not with the loader)."""
+    found = set()
+    for line in path.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        kind = str(e.get("event", "")).strip().lower()
+        hard = kind == "bounce" and str(e.get("type", "")).strip().lower() == "bounce"
+        if kind in ("unsubscribe", "group_unsubscribe", "spamreport") or hard:
+            found.add(str(e["email"]).strip().lower())
+    return found
+
+
+def opt_outs_sql_of(pipeline: Pipeline) -> str:
+    with duckdb.connect(str(pipeline.warehouse), read_only=True) as con:
+        return opt_outs_sql(con)
+
+
 @pytest.mark.parametrize("kind", list(STOPS_THE_DAY))
 def test_bad_input_that_stops_the_day(kind: str, pipeline: Pipeline) -> None:
     damage, outcome = STOPS_THE_DAY[kind]
@@ -421,6 +449,13 @@ def test_bad_input_that_stops_the_day(kind: str, pipeline: Pipeline) -> None:
         assert re.search(outcome.message, text), text
         assert f"day={BAD_DAY}" in text
         assert outcome.table not in checks, "a refused file is not validated"
+        if outcome.table == "email_events":
+            # Every opt-out in the readable lines of the refused file, found independently,
+            # was recorded before the refusal (the publish side's opt-out list has it).
+            landed = _opt_outs_in(pipeline.day_file("email_events"))
+            assert CUT_FILE_LEAVER in landed
+            recorded = pipeline.query(f"select email from ({opt_outs_sql_of(pipeline)})")
+            assert landed <= {r[0] for r in recorded}
     assert pipeline.snapshot() == before, "earlier data changed"
 
     for path, content in original.items():

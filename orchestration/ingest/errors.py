@@ -23,10 +23,27 @@ class LandingFileError(ValueError):
         self.line = line
         self.problem = problem
         self.partition = partition
-        where = f"{file}, line {line}" if line else file
-        super().__init__(
-            f"landing file {where}: {problem}. Nothing was loaded for partition {partition} "
-            "and earlier data is unchanged; fix or replace the file, then re-run the partition."
+        self.opt_outs_recorded: int | None = None
+        super().__init__(self._message())
+
+    def record_opt_outs(self, recorded: int, table: str) -> None:
+        """Say in the message how many opt-outs of the refused files were recorded anyway."""
+        self.opt_outs_recorded = recorded
+        self.consent_table = table
+        self.args = (self._message(),)
+
+    def _message(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line else self.file
+        saved = ""
+        if self.opt_outs_recorded is not None:
+            saved = (
+                f"; the opt-outs in the refused files were read anyway ({self.opt_outs_recorded} "
+                f"new, recorded in {self.consent_table}) and are suppressed meanwhile"
+            )
+        return (
+            f"landing file {where}: {self.problem}. Nothing was loaded for partition "
+            f"{self.partition} and earlier data is unchanged{saved}; fix or replace the file, "
+            "then re-run the partition."
         )
 
 
@@ -101,7 +118,8 @@ def pattern_in_name(path: Path) -> str | None:
     )
 
 
-def _open_text(path: Path) -> io.BufferedReader:
+def open_landing_file(path: Path) -> io.BufferedReader:
+    """The file's bytes, decompressed by its suffix (.gz, .zst)."""
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if path.suffix == ".zst":
@@ -115,7 +133,7 @@ def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
 
 def find_json_problem(path: Path) -> tuple[int, str] | None:
     """The first line of a JSON-lines file that is not UTF-8 or not a JSON object."""
-    with _open_text(path) as fh:
+    with open_landing_file(path) as fh:
         for number, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
@@ -134,7 +152,7 @@ def find_json_problem(path: Path) -> tuple[int, str] | None:
 
 def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file; reads the first line only."""
-    with _open_text(path) as fh:
+    with open_landing_file(path) as fh:
         first = fh.readline().decode("utf-8-sig", errors="replace")  # a BOM is not a name
     return next(csv.reader([first]), [])
 
@@ -161,7 +179,7 @@ def find_csv_problem(path: Path, required: tuple[str, ...]) -> tuple[int, str] |
     problem = find_missing_csv_columns(path, required)
     if problem:
         return problem
-    with _open_text(path) as fh:
+    with open_landing_file(path) as fh:
         width = None
         for number, raw in enumerate(fh, start=1):
             try:

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.consent import ensure_consent_table, record_consent_signals
-from orchestration.ingest.errors import WarehouseResourceError
+from orchestration.ingest.consent import (
+    consent_table,
+    ensure_consent_table,
+    record_consent_signals,
+)
+from orchestration.ingest.errors import LandingFileError, WarehouseResourceError
 from orchestration.ingest.quarantine import (
     ensure_quarantine_tables,
     flag_batch,
@@ -33,6 +37,7 @@ from orchestration.ingest.readers import (
     reader_sql,
     relative,
 )
+from orchestration.ingest.salvage import salvage_opt_outs
 from orchestration.ingest.sources import SourceSpec
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.warehouse_schema import RAW_SCHEMA
@@ -124,20 +129,30 @@ def load_days(
     ensure_quarantine_tables(con, spec.name)
     ensure_consent_table(con, spec.name)
     nonempty = {p: d for d, paths in files_by_day.items() for p in paths if p.stat().st_size > 0}
-    headers = check_files(spec, nonempty, landing_root)
-    batches = day_batches(files_by_day, max_batch_bytes)
-    results = []
-    for number, days in enumerate(batches, 1):
-        result = _load_batch(
-            con, spec, {d: files_by_day[d] for d in days}, headers, landing_root, batch_id,
-            thresholds,
-        )  # fmt: skip
-        results.append(result)
-        if progress and len(batches) > 1:
-            progress(
-                f"{spec.name}: batch {number} of {len(batches)} ({days[0]}..{days[-1]}): "
-                f"{result.rows_read:,} rows in {result.seconds:.1f} s"
-            )
+    results: list[LoadResult] = []
+    try:
+        headers = check_files(spec, nonempty, landing_root)
+        batches = day_batches(files_by_day, max_batch_bytes)
+        for number, days in enumerate(batches, 1):
+            result = _load_batch(
+                con, spec, {d: files_by_day[d] for d in days}, headers, landing_root, batch_id,
+                thresholds,
+            )  # fmt: skip
+            results.append(result)
+            if progress and len(batches) > 1:
+                progress(
+                    f"{spec.name}: batch {number} of {len(batches)} ({days[0]}..{days[-1]}): "
+                    f"{result.rows_read:,} rows in {result.seconds:.1f} s"
+                )
+    except LandingFileError as refusal:
+        # The opt-outs of every file not loaded are recorded before the refusal is raised.
+        loaded = {d for r in results for d in r.days}
+        refused = {p: d for p, d in nonempty.items() if d not in loaded}
+        table = consent_table(spec.name)
+        if table:
+            recorded = salvage_opt_outs(con, spec, refused, landing_root, batch_id)
+            refusal.record_opt_outs(recorded, table)
+        raise
     return dataclasses.replace(
         _merged(spec.name, results), seconds=round(time.perf_counter() - started, 3)
     )

@@ -3,8 +3,9 @@
 -- A later opt-in with consent lifts an unsubscribe; nothing lifts a hard bounce or complaint.
 -- Two paths lead here: the loaded, gated rows (staging), and every consent signal landed, from
 -- quarantined rows and held days too (stg_landing__consent_signals). A contact suppressed by
--- either is suppressed; `evidence` says which: loaded, quarantined or not_loaded (a held day
--- or a superseded copy of a row); esp when the ESP told the publish step (esp_status).
+-- either is suppressed; `evidence` says which: loaded, quarantined, file_refused (only a file
+-- the loader refused says it), or not_loaded (a held day or a superseded copy of a row); esp
+-- when the ESP told the publish step (esp_status).
 with events as (
     select * from {{ ref('stg_sendgrid__email_events') }}
     where is_valid_email and occurred_date <= {{ run_date() }}
@@ -112,8 +113,13 @@ landed_suppressions as (
         reason,
         asm_group_id,
         min(signalled_at) as suppressed_since,
-        case when count(quarantine_rule) > 0 then 'quarantined' else 'not_loaded' end
-            as evidence,
+        case
+            when count(quarantine_rule)
+                > count(case when quarantine_rule = 'file_refused' then 1 end)
+                then 'quarantined'
+            when count(quarantine_rule) > 0 then 'file_refused'
+            else 'not_loaded'
+        end as evidence,
         min(source_file) as evidence_file
     from landed_withdrawals
     group by email, reason, asm_group_id
