@@ -228,7 +228,10 @@ def test_opt_outs_in_a_refused_file_are_recorded_before_the_refusal(
     assert refused.value.file == f"email_events/day={DAY}/{name}"
     assert refused.value.line == line
     assert refused.value.opt_outs_recorded == 3
-    assert "read anyway (3 new, recorded in raw.email_events_consent)" in str(refused.value)
+    assert (
+        "read anyway (3 new, recorded in raw.email_events_consent) and suppress from the next run"
+        in str(refused.value)
+    )
     assert con.execute("select count(*) from raw.email_events").fetchall() == [(0,)]
     assert _opted_out(con) == {("first@x.com", None), ("spam@x.com", None), ("other@x.com", None)}
     assert set(
@@ -245,6 +248,24 @@ def test_opt_outs_in_a_refused_file_are_recorded_before_the_refusal(
     assert con.execute(
         "select count(*) from raw.email_events_consent where withdraws"
     ).fetchall() == [(3,)]
+
+
+def test_when_a_refused_files_opt_outs_cannot_be_read_the_refusal_says_so(
+    con, tmp_path, monkeypatch
+):
+    root = tmp_path / "landing"
+    _land(root, DAY, [event("a@x.com", "unsubscribe", "e1", NOON)], [])
+    path = root / "email_events" / f"day={DAY}" / "events.jsonl"
+    path.write_text(path.read_text() + '{"email": "cut\n')
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError("no access")
+
+    monkeypatch.setattr("orchestration.ingest.loader.salvage_opt_outs", unreadable)
+    with pytest.raises(LandingFileError) as refused:
+        load_days(con, EMAIL_EVENTS, {DAY: [path]}, root, "b1", QualityThresholds())
+    assert (refused.value.line, refused.value.opt_outs_recorded) == (2, None)
+    assert "could not be read either (PermissionError) and wait for the fix" in str(refused.value)
 
 
 def test_unsubscribed_contacts_in_a_refused_csv_are_recorded(con, tmp_path):

@@ -24,22 +24,28 @@ class LandingFileError(ValueError):
         self.problem = problem
         self.partition = partition
         self.opt_outs_recorded: int | None = None
+        self.opt_outs_note = ""
         super().__init__(self._message())
 
     def record_opt_outs(self, recorded: int, table: str) -> None:
         """Say in the message how many opt-outs of the refused files were recorded anyway."""
         self.opt_outs_recorded = recorded
-        self.consent_table = table
+        self.opt_outs_note = (
+            f"; the opt-outs in the refused files were read anyway ({recorded} new, recorded "
+            f"in {table}) and suppress from the next run on"
+        )
+        self.args = (self._message(),)
+
+    def opt_outs_unread(self, reason: str) -> None:
+        """Say in the message that the refused files' opt-outs could not be read either."""
+        self.opt_outs_note = (
+            f"; their opt-outs could not be read either ({reason}) and wait for the fix"
+        )
         self.args = (self._message(),)
 
     def _message(self) -> str:
         where = f"{self.file}, line {self.line}" if self.line else self.file
-        saved = ""
-        if self.opt_outs_recorded is not None:
-            saved = (
-                f"; the opt-outs in the refused files were read anyway ({self.opt_outs_recorded} "
-                f"new, recorded in {self.consent_table}) and are suppressed meanwhile"
-            )
+        saved = self.opt_outs_note
         return (
             f"landing file {where}: {self.problem}. Nothing was loaded for partition "
             f"{self.partition} and earlier data is unchanged{saved}; fix or replace the file, "

@@ -150,8 +150,13 @@ def load_days(
         refused = {p: d for p, d in nonempty.items() if d not in loaded}
         table = consent_table(spec.name)
         if table:
-            recorded = salvage_opt_outs(con, spec, refused, landing_root, batch_id)
-            refusal.record_opt_outs(recorded, table)
+            try:
+                recorded = salvage_opt_outs(con, spec, refused, landing_root, batch_id)
+            except Exception as failure:  # the refusal stays the error; the note says so
+                # Only the kind: a DuckDB message may quote the record it choked on.
+                refusal.opt_outs_unread(type(failure).__name__)
+            else:
+                refusal.record_opt_outs(recorded, table)
         raise
     return dataclasses.replace(
         _merged(spec.name, results), seconds=round(time.perf_counter() - started, 3)
