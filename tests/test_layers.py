@@ -32,6 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     "ingest": ("orchestration.ingest",),
     "quality": ("orchestration.quality",),
+    "clv": ("orchestration.clv",),
     "audiences": ("orchestration.audiences",),
     "publish": ("orchestration.publish",),
     "resources": ("orchestration.resources",),

@@ -1,0 +1,54 @@
+"""Each customer's (frequency, recency, T) from their transactions, in DuckDB SQL, grouped.
+
+Several purchases on one day count as one (the model's purchases are occasions, as in the
+paper). Frequency x is the number of purchase days after the first, recency t_x the time from
+the first to the last purchase day, T the time from the first purchase day to the end of the
+calibration period, in days divided by the unit's length (7 for weeks). Only purchases on or
+before the calibration end count, and customers whose first purchase is after it are left
+out. Identical triples are one row with the number of customers (`n`), so the fit reads a
+frame of distinct histories, never one row per customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+UNIT_DAYS = {"days": 1, "weeks": 7}
+
+
+def grouped_summary(
+    con: duckdb.DuckDBPyConnection,
+    transactions: str,
+    customer: str,
+    day: str,
+    calibration_end: dt.date,
+    time_unit: str = "weeks",
+) -> duckdb.DuckDBPyRelation:
+    """A relation of (x, t_x, T, n) over `transactions` (a table or a subquery in
+    parentheses) whose `customer` and `day` (a DATE) columns are named."""
+    if time_unit not in UNIT_DAYS:
+        raise ValueError(f"time unit {time_unit!r}: use one of {', '.join(UNIT_DAYS)}")
+    unit = UNIT_DAYS[time_unit]
+    return con.sql(
+        f"""
+        with days as (
+            select distinct "{customer}" as customer, cast("{day}" as date) as day
+            from {transactions}
+            where cast("{day}" as date) <= date '{calibration_end.isoformat()}'
+        ),
+        customers as (
+            select
+                count(*) - 1 as x,
+                date_diff('day', min(day), max(day)) / {unit}.0 as t_x,
+                date_diff('day', min(day), date '{calibration_end.isoformat()}') / {unit}.0 as T,
+            from days
+            group by customer
+        )
+        select x, t_x, T, count(*) as n
+        from customers
+        group by x, t_x, T
+        order by x, t_x, T
+        """
+    )
