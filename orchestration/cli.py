@@ -165,6 +165,21 @@ def _dev(args: argparse.Namespace) -> int:
     return subprocess.call([*cmd, "-p", str(args.port)], cwd=PROJECT_ROOT, env=env)
 
 
+def _clv_fit(args: argparse.Namespace) -> int:
+    from orchestration.clv.fit_command import fit_file
+
+    try:
+        report = fit_file(
+            args.transactions, args.customer_column, args.date_column, args.calibration_end,
+            args.observation_end, args.date_format, args.time_unit,
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"lifecycle clv fit: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lifecycle", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench.add_argument("--fresh", action="store_true", help="regenerate the sample shops")
     bench.set_defaults(handler=_bench)
+    clv = sub.add_parser("clv", help="the purchase and drop-out model (BG/NBD)")
+    fit = clv.add_subparsers(dest="clv_command", required=True).add_parser(
+        "fit", help="fit BG/NBD on a file of transactions; print JSON"
+    )
+    fit.add_argument("--transactions", type=Path, required=True, help="CSV, or text by position")
+    fit.add_argument("--customer-column", required=True, help="a name, or a position from 1")
+    fit.add_argument("--date-column", required=True, help="a name, or a position from 1")
+    fit.add_argument("--date-format", help="strptime format, e.g. %%Y%%m%%d (default ISO)")
+    fit.add_argument("--time-unit", choices=["days", "weeks"], default="weeks")
+    fit.add_argument("--calibration-end", type=dt.date.fromisoformat, required=True)
+    fit.add_argument("--observation-end", type=dt.date.fromisoformat)
+    fit.set_defaults(handler=_clv_fit)
     dev = sub.add_parser("dev", help="open the Dagster UI on this project")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=_dev)

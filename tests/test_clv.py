@@ -5,15 +5,25 @@ log-likelihood of -9582.4."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 
-from orchestration.clv import BgNbdParams, fit_bgnbd, grouped_summary, log_likelihood, p_alive
+from orchestration.cli import main
+from orchestration.clv import (
+    BgNbdParams,
+    expected_purchases,
+    fit_bgnbd,
+    grouped_summary,
+    log_likelihood,
+    p_alive,
+)
 
 DATA = Path(__file__).parent / "data" / "cdnow"
 CALIBRATION_END = dt.date(1997, 9, 30)
@@ -32,6 +42,10 @@ def paper_summary() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def our_summary() -> np.ndarray:
+    return _summary_arrays()
+
+
+def _summary_arrays() -> np.ndarray:
     """(x, t_x, T, n) from the raw purchase lines, grouped in DuckDB."""
     lines = (DATA / "CDNOW_sample.txt").read_text().split("\n")
     purchases = [
@@ -51,13 +65,15 @@ def our_summary() -> np.ndarray:
 def test_the_summary_in_sql_is_the_papers(paper_summary, our_summary) -> None:
     assert our_summary[:, 3].sum() == len(paper_summary) == 2357
     ours = sorted(
-        (int(x), round(t_x, 2), round(t, 2)) for x, t_x, t, n in our_summary for _ in range(int(n))
+        (int(x), round(t_x, 2), round(t, 2))
+        for x, t_x, t, n, _ in our_summary
+        for _ in range(int(n))
     )
     assert ours == sorted((int(x), t_x, t) for x, t_x, t in paper_summary)
 
 
 def test_the_fit_gives_the_papers_estimates(our_summary) -> None:
-    x, t_x, big_t, n = our_summary.T
+    x, t_x, big_t, n, _ = our_summary.T
     assert len(n) < 2357 / 2  # identical histories are grouped
     params, ll = fit_bgnbd(x, t_x, big_t, weights=n)
     for name in ("r", "alpha", "a", "b"):
@@ -68,7 +84,7 @@ def test_the_fit_gives_the_papers_estimates(our_summary) -> None:
 
 def test_grouping_changes_nothing(paper_summary, our_summary) -> None:
     """The weighted log-likelihood of grouped rows is that of one row per customer."""
-    x, t_x, big_t, n = our_summary.T
+    x, t_x, big_t, n, _ = our_summary.T
     grouped = float(np.sum(n * log_likelihood(PAPER, x, t_x, big_t)))
     one_each = float(np.sum(log_likelihood(PAPER, *paper_summary.T)))
     assert grouped == pytest.approx(one_each, abs=0.05)  # the csv is rounded to 0.01 week
@@ -81,3 +97,79 @@ def test_p_alive_by_hand() -> None:
     values = p_alive(PAPER, np.array([0, 2]), np.array([0.0, 30.43]), np.array([38.86, 38.86]))
     assert values[0] == 1.0
     assert values[1] == pytest.approx(0.726579, abs=1e-6)
+
+
+def test_expected_purchases_over_a_short_time_is_the_rate_of_the_living() -> None:
+    """Over a short t, E[Y(t)] tends to P(alive) (r + x) t / (alpha + T): the rate of a
+    living customer's Gamma posterior, which checks the 2F1 term independently."""
+    x, t_x, big_t = np.array([0, 2, 7]), np.array([0.0, 30.43, 35.0]), np.array([38.86] * 3)
+    t = 1e-6
+    limit = p_alive(PAPER, x, t_x, big_t) * (PAPER.r + x) * t / (PAPER.alpha + big_t)
+    assert expected_purchases(PAPER, t, x, t_x, big_t) == pytest.approx(limit, rel=1e-5)
+
+
+def test_the_fit_command_reproduces_the_paper_from_the_raw_file(capsys) -> None:
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(DATA / "CDNOW_sample.txt"),
+            "--customer-column", "2", "--date-column", "3", "--date-format", "%Y%m%d",
+            "--time-unit", "weeks", "--calibration-end", "1997-09-30",
+            "--observation-end", "1998-06-30",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["customers"], report["transactions"]) == (2357, 6919)
+    for name, published in vars(PAPER).items():
+        assert f"{report['params'][name]:.3g}" == f"{published:.3g}", name
+    assert report["log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
+    # The holdout's actual repeat purchase days, counted here without SQL, by frequency.
+    days: dict[str, set[dt.date]] = {}
+    for line in (DATA / "CDNOW_sample.txt").read_text().splitlines():
+        if line.split():
+            _, customer, day, *_ = line.split()
+            days.setdefault(customer, set()).add(dt.datetime.strptime(day, "%Y%m%d").date())
+    actual = collections.Counter()
+    for bought in days.values():
+        before = sum(d <= CALIBRATION_END for d in bought)
+        after = sum(CALIBRATION_END < d <= dt.date(1998, 6, 30) for d in bought)
+        actual[str(min(before - 1, 7)).replace("7", "7+")] += after
+    holdout = report["holdout"]
+    assert {b["frequency"]: b["actual"] for b in holdout["by_frequency"]} == dict(actual)
+    assert holdout["actual"] == sum(actual.values())
+    assert holdout["length"] == 39.0
+    x, t_x, big_t, n, _ = _summary_arrays().T
+    params = BgNbdParams(**report["params"])
+    assert holdout["predicted"] == pytest.approx(
+        float(np.sum(n * expected_purchases(params, 39.0, x, t_x, big_t))), abs=0.01
+    )
+
+
+def test_the_fit_command_names_a_date_it_cannot_read(tmp_path, capsys) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,ordered\na,2024-01-05\nb,05/01/2024\n")
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(path), "--customer-column", "customer",
+            "--date-column", "ordered", "--calibration-end", "2024-06-30",
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "1 rows of" in capsys.readouterr().err
+    # The e-mail column given as the date: refused without the address in full.
+    path.write_text("customer,ordered\nana.lopez@example.com,2024-01-05\n")
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(path), "--customer-column", "ordered",
+            "--date-column", "customer", "--calibration-end", "2024-06-30",
+        ]
+    )  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2 and "check --date-column" in error and "ana.lopez@" not in error
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(path), "--customer-column", "customer",
+            "--date-column", "when", "--calibration-end", "2024-06-30",
+        ]
+    )  # fmt: skip
+    assert code == 2 and "could not read" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import gammaln, hyp2f1
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,16 @@ def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarr
         (alpha + big_t[repeat]) / (alpha + t_x[repeat])
     ) ** (r + x[repeat])
     return 1.0 / (1.0 + odds)
+
+
+def expected_purchases(
+    params: BgNbdParams, t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """The expected number of purchases in the next `t` units of a customer with this
+    history (the paper's equation 10; Gauss's 2F1 from scipy)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
+    z = t / (alpha + big_t + t)
+    shrink = ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
+    top = (a + b + x - 1) / (a - 1) * (1 - shrink * hyp2f1(r + x, b + x, a + b + x - 1, z))
+    return top * p_alive(params, x, t_x, big_t)

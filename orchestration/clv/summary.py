@@ -25,28 +25,35 @@ def grouped_summary(
     day: str,
     calibration_end: dt.date,
     time_unit: str = "weeks",
+    holdout_end: dt.date | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """A relation of (x, t_x, T, n) over `transactions` (a table or a subquery in
-    parentheses) whose `customer` and `day` (a DATE) columns are named."""
+    """A relation of (x, t_x, T, n, actual) over `transactions` (a table or a subquery in
+    parentheses) whose `customer` and `day` (a DATE) columns are named; `actual` is the
+    purchase days after the calibration end up to `holdout_end` (0 without one)."""
     if time_unit not in UNIT_DAYS:
         raise ValueError(f"time unit {time_unit!r}: use one of {', '.join(UNIT_DAYS)}")
     unit = UNIT_DAYS[time_unit]
+    end = f"date '{calibration_end.isoformat()}'"
+    last = f"date '{(holdout_end or calibration_end).isoformat()}'"
     return con.sql(
         f"""
         with days as (
             select distinct "{customer}" as customer, cast("{day}" as date) as day
             from {transactions}
-            where cast("{day}" as date) <= date '{calibration_end.isoformat()}'
+            where cast("{day}" as date) <= {last}
         ),
         customers as (
             select
-                count(*) - 1 as x,
-                date_diff('day', min(day), max(day)) / {unit}.0 as t_x,
-                date_diff('day', min(day), date '{calibration_end.isoformat()}') / {unit}.0 as T,
+                count(*) filter (where day <= {end}) - 1 as x,
+                date_diff('day', min(day), max(day) filter (where day <= {end})) / {unit}.0
+                    as t_x,
+                date_diff('day', min(day), {end}) / {unit}.0 as T,
+                count(*) filter (where day > {end}) as actual,
             from days
             group by customer
+            having min(day) <= {end}
         )
-        select x, t_x, T, count(*) as n
+        select x, t_x, T, count(*) as n, sum(actual) as actual
         from customers
         group by x, t_x, T
         order by x, t_x, T
