@@ -171,7 +171,7 @@ def _clv_fit(args: argparse.Namespace) -> int:
     try:
         report = fit_file(
             args.transactions, args.customer_column, args.date_column, args.calibration_end,
-            args.observation_end, args.date_format, args.time_unit,
+            args.observation_end, args.date_format, args.time_unit, args.amount_column,
         )  # fmt: skip
     except ValueError as error:
         print(f"lifecycle clv fit: {error}", file=sys.stderr)
@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--transactions", type=Path, required=True, help="CSV, or text by position")
     fit.add_argument("--customer-column", required=True, help="a name, or a position from 1")
     fit.add_argument("--date-column", required=True, help="a name, or a position from 1")
+    fit.add_argument("--amount-column", help="the spend: also fits Gamma-Gamma to it")
     fit.add_argument("--date-format", help="strptime format, e.g. %%Y%%m%%d (default ISO)")
     fit.add_argument("--time-unit", choices=["days", "weeks"], default="weeks")
     fit.add_argument("--calibration-end", type=dt.date.fromisoformat, required=True)

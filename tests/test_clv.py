@@ -18,7 +18,9 @@ import pytest
 from orchestration.cli import main
 from orchestration.clv import (
     BgNbdParams,
+    GammaGammaParams,
     expected_purchases,
+    expected_spend,
     fit_bgnbd,
     grouped_summary,
     log_likelihood,
@@ -173,3 +175,32 @@ def test_the_fit_command_names_a_date_it_cannot_read(tmp_path, capsys) -> None:
         ]
     )  # fmt: skip
     assert code == 2 and "could not read" in capsys.readouterr().err
+
+
+# Fader and Hardie, "The Gamma-Gamma Model of Monetary Value" (2013), on the same calibration.
+SPEND_NOTE = GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
+
+
+def test_the_spend_model_gives_the_notes_estimates(capsys) -> None:
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(DATA / "CDNOW_sample.txt"),
+            "--customer-column", "2", "--date-column", "3", "--amount-column", "5",
+            "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    spend = json.loads(capsys.readouterr().out)["spend"]
+    assert spend["repeat_customers"] == 946  # the note's customers with repeat purchases
+    for name, published in vars(SPEND_NOTE).items():
+        assert f"{spend['params'][name]:.3g}" == f"{published:.3g}", name
+    fitted = GammaGammaParams(**spend["params"])
+    assert spend["population_mean_spend"] == pytest.approx(float(expected_spend(fitted, 0, 0)))
+
+
+def test_expected_spend_by_hand() -> None:
+    """(gamma + x m_x) p / (p x + q - 1): two repeat purchases of $30 on average with the
+    note's estimates, (15.44 + 60) 6.25 / (12.5 + 3.74 - 1) = 471.5 / 15.24 = 30.938; with none,
+    the population's p gamma / (q - 1) = 96.5 / 2.74 = 35.219."""
+    values = expected_spend(SPEND_NOTE, np.array([2, 0]), np.array([30.0, 0.0]))
+    assert values == pytest.approx([30.938, 35.219], abs=1e-3)

@@ -8,13 +8,24 @@ from orchestration.clv.bgnbd import (
     log_likelihood,
     p_alive,
 )
-from orchestration.clv.summary import grouped_summary
+from orchestration.clv.gamma_gamma import (
+    GammaGammaParams,
+    expected_spend,
+    fit_gamma_gamma,
+    spend_log_likelihood,
+)
+from orchestration.clv.summary import grouped_summary, spend_summary
 
 __all__ = [
     "BgNbdParams",
+    "GammaGammaParams",
     "expected_purchases",
+    "expected_spend",
     "fit_bgnbd",
+    "fit_gamma_gamma",
     "grouped_summary",
     "log_likelihood",
     "p_alive",
+    "spend_log_likelihood",
+    "spend_summary",
 ]

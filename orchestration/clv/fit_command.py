@@ -16,7 +16,8 @@ import duckdb
 import numpy as np
 
 from orchestration.clv.bgnbd import expected_purchases, fit_bgnbd
-from orchestration.clv.summary import UNIT_DAYS, grouped_summary
+from orchestration.clv.gamma_gamma import expected_spend, fit_gamma_gamma
+from orchestration.clv.summary import UNIT_DAYS, grouped_summary, spend_summary
 from orchestration.ingest.readers import quote as _quote
 from orchestration.masking import mask_addresses
 
@@ -30,29 +31,33 @@ def load_transactions(
     customer: str,
     date: str,
     date_format: str | None,
+    amount: str | None = None,
 ) -> int:
-    """Create `transactions(customer, day)` from the file; the number of rows."""
+    """Create `transactions(customer, day, amount)` from the file (amount NULL without an
+    amount column); the number of rows."""
     if not path.is_file():
         raise ValueError(f"transactions file {path} does not exist")
-    positional = customer.isdigit() and date.isdigit()
+    positional = customer.isdigit() and date.isdigit() and (amount or "1").isdigit()
     if positional:
         fields = "string_split_regex(trim(line), '\\s+')"
+        spend = f"{fields}[{int(amount)}]" if amount else "null"
         source = (
-            f"(select {fields}[{int(customer)}] as c, {fields}[{int(date)}] as d "
+            f"(select {fields}[{int(customer)}] as c, {fields}[{int(date)}] as d, {spend} as m "
             f"from read_csv({_quote(str(path))}, header = false, delim = '\\t', quote = '', "
             "columns = {'line': 'VARCHAR'}) where trim(line) <> '')"
         )
     else:
         source = (
             f"(select cast({_ident(customer)} as varchar) as c, "
-            f"cast({_ident(date)} as varchar) as d "
+            f"cast({_ident(date)} as varchar) as d, {_ident(amount) if amount else 'null'} as m "
             f"from read_csv({_quote(str(path))}, header = true, all_varchar = true))"
         )
     day = f"try_strptime(d, {_quote(date_format)})" if date_format else "try_cast(d as date)"
     try:
         con.execute(
             f"create or replace temp table transactions as "
-            f"select c as customer, cast({day} as date) as day, d as raw_day from {source}"
+            f"select c as customer, cast({day} as date) as day, d as raw_day, "
+            f"try_cast(m as double) as amount from {source}"
         )
     except duckdb.Error as error:  # a column that is not there, a file that is not text
         reason = mask_addresses(str(error).split("\n")[0])
@@ -66,6 +71,13 @@ def load_transactions(
             f"{date_format or 'YYYY-MM-DD'} (for example {mask_addresses(str(bad[1]))!r}); "
             "give --date-format, or check --date-column"
         )
+    if amount:
+        unread = con.execute("select count(*) from transactions where amount is null").fetchall()
+        if unread[0][0]:
+            raise ValueError(
+                f"{unread[0][0]} rows of {path} have an amount that is not a number; "
+                "check --amount-column"
+            )
     return con.execute("select count(*) from transactions").fetchall()[0][0]
 
 
@@ -81,15 +93,22 @@ def fit_file(
     observation_end: dt.date | None = None,
     date_format: str | None = None,
     time_unit: str = "weeks",
+    amount: str | None = None,
 ) -> dict[str, Any]:
     """The fitted parameters, log-likelihood and sizes; with an observation end, predicted
     against actual repeat purchases after the calibration end, in total and by frequency."""
     with duckdb.connect() as con:
-        rows = load_transactions(con, path, customer, date, date_format)
+        rows = load_transactions(con, path, customer, date, date_format, amount)
         relation = grouped_summary(
             con, "transactions", "customer", "day", calibration_end, time_unit, observation_end
         )
         grouped = np.array(relation.fetchall(), dtype=float).reshape(-1, 5)
+        spends = None
+        if amount:
+            relation = spend_summary(
+                con, "transactions", "customer", "day", "amount", calibration_end
+            )
+            spends = np.array(relation.fetchall(), dtype=float).reshape(-1, 3)
     if not len(grouped):
         raise ValueError(f"no purchase in {path} on or before {calibration_end}")
     x, t_x, big_t, n, actual = grouped.T
@@ -104,6 +123,15 @@ def fit_file(
         "params": {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b},
         "log_likelihood": ll,
     }
+    if spends is not None:
+        spend_params, spend_ll = fit_gamma_gamma(spends[:, 0], spends[:, 1], spends[:, 2])
+        report["spend"] = {
+            "model": "Gamma-Gamma",
+            "repeat_customers": int(spends[:, 2].sum()),
+            "params": {"p": spend_params.p, "q": spend_params.q, "gamma": spend_params.gamma},
+            "log_likelihood": spend_ll,
+            "population_mean_spend": float(expected_spend(spend_params, 0, 0)),
+        }
     if observation_end is not None:
         length = (observation_end - calibration_end).days / UNIT_DAYS[time_unit]
         predicted = n * expected_purchases(params, length, x, t_x, big_t)

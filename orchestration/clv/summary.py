@@ -59,3 +59,43 @@ def grouped_summary(
         order by x, t_x, T
         """
     )
+
+
+def spend_summary(
+    con: duckdb.DuckDBPyConnection,
+    transactions: str,
+    customer: str,
+    day: str,
+    amount: str,
+    calibration_end: dt.date,
+) -> duckdb.DuckDBPyRelation:
+    """A relation of (x, m_x, n): repeat customers' number of repeat purchase days and their
+    average spend per repeat purchase day (a day's purchases summed; the first day left out,
+    as the spend model's purchases are the repeat ones), grouped."""
+    end = f"date '{calibration_end.isoformat()}'"
+    return con.sql(
+        f"""
+        with days as (
+            select "{customer}" as customer, cast("{day}" as date) as day,
+                sum(cast("{amount}" as double)) as spend
+            from {transactions}
+            where cast("{day}" as date) <= {end}
+            group by all
+        ),
+        repeats as (
+            select customer, spend,
+                row_number() over (partition by customer order by day) as k
+            from days
+        ),
+        customers as (
+            select count(*) as x, avg(spend) as m_x
+            from repeats
+            where k > 1
+            group by customer
+        )
+        select x, m_x, count(*) as n
+        from customers
+        group by x, m_x
+        order by x, m_x
+        """
+    )
