@@ -204,3 +204,22 @@ def test_expected_spend_by_hand() -> None:
     the population's p gamma / (q - 1) = 96.5 / 2.74 = 35.219."""
     values = expected_spend(SPEND_NOTE, np.array([2, 0]), np.array([30.0, 0.0]))
     assert values == pytest.approx([30.938, 35.219], abs=1e-3)
+
+
+def test_the_whole_cdnow_cohort_fits_like_its_sample(capsys) -> None:
+    """The master file (a header line, then purchases by position) fits, with estimates
+    near the 1/10 sample's: the sample was drawn from this cohort."""
+    code = main(
+        [
+            "clv", "fit", "--transactions", str(DATA / "CDNOW_master.txt"),
+            "--customer-column", "1", "--date-column", "2", "--amount-column", "4",
+            "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["customers"], report["transactions"]) == (23570, 69659)
+    for name, published in vars(PAPER).items():
+        assert report["params"][name] == pytest.approx(published, rel=0.15), name
+    for name, published in vars(SPEND_NOTE).items():
+        assert report["spend"]["params"][name] == pytest.approx(published, rel=0.15), name

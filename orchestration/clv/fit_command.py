@@ -42,22 +42,27 @@ def load_transactions(
         fields = "string_split_regex(trim(line), '\\s+')"
         spend = f"{fields}[{int(amount)}]" if amount else "null"
         source = (
-            f"(select {fields}[{int(customer)}] as c, {fields}[{int(date)}] as d, {spend} as m "
+            f"(select {fields}[{int(customer)}] as c, {fields}[{int(date)}] as d, {spend} as m, "
+            "row_number() over () as line_number "
             f"from read_csv({_quote(str(path))}, header = false, delim = '\\t', quote = '', "
             "columns = {'line': 'VARCHAR'}) where trim(line) <> '')"
         )
     else:
         source = (
             f"(select cast({_ident(customer)} as varchar) as c, "
-            f"cast({_ident(date)} as varchar) as d, {_ident(amount) if amount else 'null'} as m "
+            f"cast({_ident(date)} as varchar) as d, {_ident(amount) if amount else 'null'} as m, "
+            "0 as line_number "
             f"from read_csv({_quote(str(path))}, header = true, all_varchar = true))"
         )
     day = f"try_strptime(d, {_quote(date_format)})" if date_format else "try_cast(d as date)"
     try:
+        # Text by position may open with a line of column names (CDNOW's master file does):
+        # a first line whose date does not read as one is that header, not a purchase.
         con.execute(
             f"create or replace temp table transactions as "
             f"select c as customer, cast({day} as date) as day, d as raw_day, "
-            f"try_cast(m as double) as amount from {source}"
+            f"try_cast(m as double) as amount from {source} "
+            f"where not (line_number = 1 and {day} is null)"
         )
     except duckdb.Error as error:  # a column that is not there, a file that is not text
         reason = mask_addresses(str(error).split("\n")[0])
