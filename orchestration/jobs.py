@@ -9,6 +9,7 @@ from dagster_dbt import build_dbt_asset_selection
 
 from orchestration.assets.audiences import INTRADAY_TAG, AudienceSpec
 from orchestration.assets.ingest import raw_asset_key
+from orchestration.assets.publish import OPT_OUTS_KEY
 from orchestration.ingest.sources import CHECKOUTS
 
 DAILY_JOB_NAME = "daily_refresh"
@@ -26,7 +27,9 @@ daily_refresh = define_asset_job(
 def build_cart_job(dbt_assets: AssetsDefinition, specs: list[AudienceSpec]):
     """Today's checkouts, the dbt models tagged `intraday` and the publish assets of those
     audiences: the cart steps go out within the hour, without rebuilding the daily marts
-    (profiles, suppressions and orders are those of the last daily run)."""
+    (profiles, suppressions and orders are those of the last daily run). The suppression-only
+    sync runs with them: an opt-out recorded by a daily run that then failed (a refused
+    landing file's, say) leaves every published list within 15 minutes, not a day later."""
     checkouts = [raw_asset_key(table.name) for table in CHECKOUTS.tables]
     cart = [s for s in specs if s.intraday]
     publish = [AssetKey(["publish", s.name]) for s in cart]
@@ -34,9 +37,10 @@ def build_cart_job(dbt_assets: AssetsDefinition, specs: list[AudienceSpec]):
     audiences = [s.key for s in cart]
     return define_asset_job(
         CART_JOB_NAME,
-        selection=AssetSelection.assets(*checkouts, *audiences, *publish)
+        selection=AssetSelection.assets(*checkouts, *audiences, *publish, OPT_OUTS_KEY)
         | build_dbt_asset_selection([dbt_assets], dbt_select=f"tag:{INTRADAY_TAG}"),
         tags=WAREHOUSE_TAGS,
         description="Every 15 minutes when its schedule is on: load today's checkout files, "
-        f"rebuild the dbt models tagged {INTRADAY_TAG} and publish the cart-abandonment steps.",
+        f"rebuild the dbt models tagged {INTRADAY_TAG}, publish the cart-abandonment steps and "
+        "remove every recorded opt-out from the published lists.",
     )

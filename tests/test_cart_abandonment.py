@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, AssetSelection, DagsterInstance
 
 from tests.conftest import BASE_END, BaseRun, point_settings_at
 from tests.runs import reload_definitions, run_day
@@ -115,6 +115,11 @@ def _run(data: Path, landing: Path):
                 [contacts["step_1"][0]],
             ).fetchall()
 
+        # A published contact unsubscribes in an events file the loader refuses (its last
+        # line cut): the daily ingest fails, but the next cart run removes them everywhere.
+        leaver = _refuse_an_unsubscribe(module, instance, warehouse, landing, contacts)
+        runs["refused"] = leaver["run"]
+
         # The step-1 contact completes the checkout: a new version lands in today's partition.
         email, first_name = contacts["step_1"]
         done = _checkout(email, first_name, tokens["step_1"], dt.datetime.now(dt.UTC), True)
@@ -140,9 +145,65 @@ def _run(data: Path, landing: Path):
         "second": second,
         "states": (state_first, state_second, state_after_daily),
         "runs": runs,
+        "leaver": leaver["email"],
+        "leaver_lists_before": leaver["lists"],
         "warehouse": warehouse,
         "outbox": data / "outbox",
     }
+
+
+def _refuse_an_unsubscribe(module, instance, warehouse: Path, landing: Path, contacts) -> dict:
+    """Land a cut events file holding a published contact's unsubscribe, the day after the
+    shared run, and load it (the e-mail events' ingest only): refused, the opt-out recorded."""
+    cart_people = {email for email, _ in contacts.values()}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        email, lists = next(
+            (e, n)
+            for e, n in con.execute(
+                "select email, count(*) from publish.member_state where email not in "
+                "(select email from marts.suppressions) group by 1 order by 2 desc, 1"
+            ).fetchall()
+            if e not in cart_people
+        )
+    day = BASE_END + dt.timedelta(days=1)
+    path = sorted((landing / "email_events" / f"day={day}").iterdir())[0]
+    at = dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC)
+    leaving = {"email": email, "timestamp": int(at.timestamp()), "event": "unsubscribe"}
+    text = json.dumps({**leaving, "sg_event_id": "cut-file-leaver"}) + "\n" + path.read_text()
+    path.write_text(text[: len(text) - 30])
+    events = AssetSelection.assets(AssetKey(["raw", "email_events"]))
+    keys = events.required_multi_asset_neighbors().resolve(module.defs.resolve_asset_graph())
+    run = module.defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+        partition_key=day.isoformat(),
+        raise_on_error=False,
+    )
+    return {"email": email, "lists": lists, "run": run}
+
+
+def test_an_opt_out_in_a_refused_file_leaves_every_list_at_the_next_cart_run(cart_runs) -> None:
+    refused = cart_runs["runs"]["refused"]
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.step_failure_data.error
+    assert "read anyway (1 new" in error.message + (error.cause.message if error.cause else "")
+    leaver = cart_runs["leaver"]
+    assert cart_runs["leaver_lists_before"] > 0
+    second = cart_runs["runs"]["second"]
+    removals = [
+        e.step_materialization_data.materialization.metadata
+        for e in second.get_asset_materialization_events()
+        if e.asset_key == AssetKey(["publish", "opt_out_removals"])
+    ]
+    assert removals and removals[0]["removes"].value >= cart_runs["leaver_lists_before"]
+    with duckdb.connect(str(cart_runs["warehouse"]), read_only=True) as con:
+        assert con.execute(
+            "select rule from raw.email_events_consent where email = ?", [leaver]
+        ).fetchall() == [("file_refused",)]
+        assert con.execute(
+            "select count(*) from publish.member_state where email = ?", [leaver]
+        ).fetchall() == [(0,)]
 
 
 def test_each_contact_is_in_the_step_its_checkout_is_due_for(cart_runs) -> None:
@@ -188,6 +249,7 @@ def test_the_cart_job_builds_only_the_cart_path(cart_runs) -> None:
         "intermediate/int_abandoned_checkouts",
         *(f"audiences/{name}" for name in CART_AUDIENCES),
         *(f"publish/{name}" for name in CART_AUDIENCES),
+        "publish/opt_out_removals",  # the suppression-only sync, every 15 minutes too
     }
     checks = [
         (e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data)
