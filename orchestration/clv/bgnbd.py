@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
+
+from orchestration.clv.mle import fit_positive
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,11 @@ def fit_bgnbd(
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
 
-    def negative(log_params: np.ndarray) -> float:
-        params = BgNbdParams(*np.exp(log_params))
-        return -float(np.sum(w * log_likelihood(params, x, t_x, big_t)))
+    def total(values: np.ndarray) -> float:
+        return float(np.sum(w * log_likelihood(BgNbdParams(*values), x, t_x, big_t)))
 
-    # Nelder-Mead on the logs of the parameters (all positive), from 1, 1, 1, 1 as is usual;
-    # tight tolerances so that the estimates are stable to well beyond three digits.
-    result = minimize(
-        negative,
-        np.zeros(4),
-        method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000},
-    )
-    if not result.success:
-        raise RuntimeError(f"the BG/NBD fit did not converge: {result.message}")
-    return BgNbdParams(*(float(v) for v in np.exp(result.x))), -float(result.fun)
+    values, maximum = fit_positive(total, 4, "BG/NBD")
+    return BgNbdParams(*values), maximum
 
 
 def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:

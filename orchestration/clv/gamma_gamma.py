@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import gammaln
+
+from orchestration.clv.mle import fit_positive
 
 
 @dataclass(frozen=True)
@@ -50,19 +51,11 @@ def fit_gamma_gamma(
     if not len(x):
         raise ValueError("no repeat customer with a positive spend to fit the spend model on")
 
-    def negative(log_params: np.ndarray) -> float:
-        params = GammaGammaParams(*np.exp(log_params))
-        return -float(np.sum(w * spend_log_likelihood(params, x, m_x)))
+    def total(values: np.ndarray) -> float:
+        return float(np.sum(w * spend_log_likelihood(GammaGammaParams(*values), x, m_x)))
 
-    result = minimize(
-        negative,
-        np.zeros(3),
-        method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000},
-    )
-    if not result.success:
-        raise RuntimeError(f"the Gamma-Gamma fit did not converge: {result.message}")
-    return GammaGammaParams(*(float(v) for v in np.exp(result.x))), -float(result.fun)
+    values, maximum = fit_positive(total, 3, "Gamma-Gamma")
+    return GammaGammaParams(*values), maximum
 
 
 def expected_spend(params: GammaGammaParams, x: np.ndarray, m_x: np.ndarray) -> np.ndarray:
