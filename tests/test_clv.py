@@ -44,10 +44,6 @@ def paper_summary() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def our_summary() -> np.ndarray:
-    return _summary_arrays()
-
-
-def _summary_arrays() -> np.ndarray:
     """(x, t_x, T, n) from the raw purchase lines, grouped in DuckDB."""
     lines = (DATA / "CDNOW_sample.txt").read_text().split("\n")
     purchases = [
@@ -110,17 +106,24 @@ def test_expected_purchases_over_a_short_time_is_the_rate_of_the_living() -> Non
     assert expected_purchases(PAPER, t, x, t_x, big_t) == pytest.approx(limit, rel=1e-5)
 
 
-def test_the_fit_command_reproduces_the_paper_from_the_raw_file(capsys) -> None:
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(DATA / "CDNOW_sample.txt"),
-            "--customer-column", "2", "--date-column", "3", "--date-format", "%Y%m%d",
-            "--time-unit", "weeks", "--calibration-end", "1997-09-30",
-            "--observation-end", "1998-06-30",
-        ]
+def _fit(capsys, *args: str) -> tuple[int, dict | str]:
+    """`lifecycle clv fit` with these arguments: its exit code and its JSON, or its error."""
+    code = main(["clv", "fit", *args])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if code == 0 else captured.err
+
+
+# The CDNOW files' columns by position (customer, date, dollar value) and date format.
+SAMPLE = ("--customer-column", "2", "--date-column", "3", "--date-format", "%Y%m%d")
+MASTER = ("--customer-column", "1", "--date-column", "2", "--date-format", "%Y%m%d")
+
+
+def test_the_fit_command_reproduces_the_paper_from_the_raw_file(capsys, our_summary) -> None:
+    code, report = _fit(
+        capsys, "--transactions", str(DATA / "CDNOW_sample.txt"), *SAMPLE, "--time-unit", "weeks",
+        "--calibration-end", "1997-09-30", "--observation-end", "1998-06-30",
     )  # fmt: skip
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
     assert (report["customers"], report["transactions"]) == (2357, 6919)
     for name, published in vars(PAPER).items():
         assert f"{report['params'][name]:.3g}" == f"{published:.3g}", name
@@ -140,7 +143,7 @@ def test_the_fit_command_reproduces_the_paper_from_the_raw_file(capsys) -> None:
     assert {b["frequency"]: b["actual"] for b in holdout["by_frequency"]} == dict(actual)
     assert holdout["actual"] == sum(actual.values())
     assert holdout["length"] == 39.0
-    x, t_x, big_t, n, _ = _summary_arrays().T
+    x, t_x, big_t, n, _ = our_summary.T
     params = BgNbdParams(**report["params"])
     assert holdout["predicted"] == pytest.approx(
         float(np.sum(n * expected_purchases(params, 39.0, x, t_x, big_t))), abs=0.01
@@ -150,31 +153,23 @@ def test_the_fit_command_reproduces_the_paper_from_the_raw_file(capsys) -> None:
 def test_the_fit_command_names_a_date_it_cannot_read(tmp_path, capsys) -> None:
     path = tmp_path / "orders.csv"
     path.write_text("customer,ordered\na,2024-01-05\nb,05/01/2024\n")
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(path), "--customer-column", "customer",
-            "--date-column", "ordered", "--calibration-end", "2024-06-30",
-        ]
+    code, error = _fit(
+        capsys, "--transactions", str(path), "--customer-column", "customer",
+        "--date-column", "ordered", "--calibration-end", "2024-06-30",
     )  # fmt: skip
-    assert code == 2
-    assert "1 rows of" in capsys.readouterr().err
+    assert code == 2 and "1 rows of" in error
     # The e-mail column given as the date: refused without the address in full.
     path.write_text("customer,ordered\nana.lopez@example.com,2024-01-05\n")
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(path), "--customer-column", "ordered",
-            "--date-column", "customer", "--calibration-end", "2024-06-30",
-        ]
+    code, error = _fit(
+        capsys, "--transactions", str(path), "--customer-column", "ordered",
+        "--date-column", "customer", "--calibration-end", "2024-06-30",
     )  # fmt: skip
-    error = capsys.readouterr().err
     assert code == 2 and "check --date-column" in error and "ana.lopez@" not in error
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(path), "--customer-column", "customer",
-            "--date-column", "when", "--calibration-end", "2024-06-30",
-        ]
+    code, error = _fit(
+        capsys, "--transactions", str(path), "--customer-column", "customer",
+        "--date-column", "when", "--calibration-end", "2024-06-30",
     )  # fmt: skip
-    assert code == 2 and "could not read" in capsys.readouterr().err
+    assert code == 2 and "could not read" in error
 
 
 # Fader and Hardie, "The Gamma-Gamma Model of Monetary Value" (2013), on the same calibration.
@@ -182,15 +177,12 @@ SPEND_NOTE = GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
 
 
 def test_the_spend_model_gives_the_notes_estimates(capsys) -> None:
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(DATA / "CDNOW_sample.txt"),
-            "--customer-column", "2", "--date-column", "3", "--amount-column", "5",
-            "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30",
-        ]
+    code, report = _fit(
+        capsys, "--transactions", str(DATA / "CDNOW_sample.txt"), *SAMPLE,
+        "--amount-column", "5", "--calibration-end", "1997-09-30",
     )  # fmt: skip
     assert code == 0
-    spend = json.loads(capsys.readouterr().out)["spend"]
+    spend = report["spend"]
     assert spend["repeat_customers"] == 946  # the note's customers with repeat purchases
     for name, published in vars(SPEND_NOTE).items():
         assert f"{spend['params'][name]:.3g}" == f"{published:.3g}", name
@@ -209,15 +201,11 @@ def test_expected_spend_by_hand() -> None:
 def test_the_whole_cdnow_cohort_fits_like_its_sample(capsys) -> None:
     """The master file (a header line, then purchases by position) fits, with estimates
     near the 1/10 sample's: the sample was drawn from this cohort."""
-    code = main(
-        [
-            "clv", "fit", "--transactions", str(DATA / "CDNOW_master.txt"),
-            "--customer-column", "1", "--date-column", "2", "--amount-column", "4",
-            "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30",
-        ]
+    code, report = _fit(
+        capsys, "--transactions", str(DATA / "CDNOW_master.txt"), *MASTER,
+        "--amount-column", "4", "--calibration-end", "1997-09-30",
     )  # fmt: skip
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
     assert (report["customers"], report["transactions"]) == (23570, 69659)
     for name, published in vars(PAPER).items():
         assert report["params"][name] == pytest.approx(published, rel=0.15), name
