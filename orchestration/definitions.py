@@ -4,6 +4,7 @@ from dagster import Definitions
 
 from orchestration.assets import (
     build_audience_checks,
+    build_churn_model_asset,
     build_dbt_assets,
     build_gate_checks,
     build_ingest_assets,
@@ -23,8 +24,8 @@ settings = Settings.from_env()
 partitions = daily_partitions(settings)
 manifest = load_manifest()
 audiences = audience_specs(manifest)
-dbt_models, dbt_readouts = build_dbt_assets(manifest, settings.timezone)
-cart_job = build_cart_job(dbt_models, audiences)
+dbt_models, dbt_predicted, dbt_readouts = build_dbt_assets(manifest, settings.timezone)
+cart_job = build_cart_job([dbt_models, dbt_predicted], audiences)
 
 defs = Definitions(
     assets=[
@@ -32,6 +33,8 @@ defs = Definitions(
         HELD_PARTITIONS_SPEC,
         MEMBER_FAILURES_SPEC,
         dbt_models,
+        build_churn_model_asset(settings.timezone),
+        dbt_predicted,
         dbt_readouts,
         *build_publish_assets(audiences, settings.timezone),
     ],

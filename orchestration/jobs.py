@@ -4,6 +4,9 @@ Both carry the warehouse tag, whose run limit in dagster.yaml queues them one at
 DuckDB has one writer.
 """
 
+import functools
+import operator
+
 from dagster import AssetKey, AssetsDefinition, AssetSelection, define_asset_job
 from dagster_dbt import build_dbt_asset_selection
 
@@ -24,10 +27,11 @@ daily_refresh = define_asset_job(
 )
 
 
-def build_cart_job(dbt_assets: AssetsDefinition, specs: list[AudienceSpec]):
-    """Today's checkouts, the dbt models tagged `intraday` and the publish assets of those
-    audiences: the cart steps go out within the hour, without rebuilding the daily marts
-    (profiles, suppressions and orders are those of the last daily run). The suppression-only
+def build_cart_job(dbt_assets: list[AssetsDefinition], specs: list[AudienceSpec]):
+    """Today's checkouts, the dbt models tagged `intraday` (of the dbt steps `dbt_assets`) and
+    the publish assets of those audiences: the cart steps go out within the hour, without
+    rebuilding the daily marts (profiles, suppressions and orders are those of the last daily
+    run). The suppression-only
     sync runs with them: an opt-out recorded by a daily run that then failed (a refused
     landing file's, say) leaves every published list within 15 minutes, not a day later."""
     checkouts = [raw_asset_key(table.name) for table in CHECKOUTS.tables]
@@ -35,10 +39,14 @@ def build_cart_job(dbt_assets: AssetsDefinition, specs: list[AudienceSpec]):
     publish = [AssetKey(["publish", s.name]) for s in cart]
     # The audiences again by key: a dbt selection leaves out their audience_gate checks.
     audiences = [s.key for s in cart]
+    intraday = f"tag:{INTRADAY_TAG}"
     return define_asset_job(
         CART_JOB_NAME,
-        selection=AssetSelection.assets(*checkouts, *audiences, *publish, OPT_OUTS_KEY)
-        | build_dbt_asset_selection([dbt_assets], dbt_select=f"tag:{INTRADAY_TAG}"),
+        selection=functools.reduce(
+            operator.or_,
+            (build_dbt_asset_selection([step], dbt_select=intraday) for step in dbt_assets),
+            AssetSelection.assets(*checkouts, *audiences, *publish, OPT_OUTS_KEY),
+        ),
         tags=WAREHOUSE_TAGS,
         description="Every 15 minutes when its schedule is on: load today's checkout files, "
         f"rebuild the dbt models tagged {INTRADAY_TAG}, publish the cart-abandonment steps and "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from orchestration.churn_model_settings import ChurnModelSettings
 from orchestration.quality_thresholds import QualityThresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ class Settings:
     duckdb_threads: int  # DuckDB's threads: one per core unless set
     ingest_batch_megabytes: int  # landing files one load transaction reads at most
     quality: QualityThresholds
+    churn_model: ChurnModelSettings
     esp_target: str
     outbox_dir: Path
     outbox_batch_rows: int
@@ -90,6 +92,7 @@ class Settings:
             duckdb_threads=_positive_int(env, "LIFECYCLE_DUCKDB_THREADS", os.cpu_count() or 1),
             ingest_batch_megabytes=_positive_int(env, "LIFECYCLE_INGEST_BATCH_MB", 256),
             quality=_quality_thresholds(env),
+            churn_model=ChurnModelSettings(**_variables(env, _CHURN_MODEL_VARIABLES)),
             esp_target=(env.get("LIFECYCLE_ESP_TARGET") or "outbox").strip().lower(),
             outbox_dir=Path(env.get("LIFECYCLE_OUTBOX_DIR") or data_dir / "outbox"),
             outbox_batch_rows=_positive_int(env, "LIFECYCLE_OUTBOX_BATCH_ROWS", 50_000),
@@ -208,9 +211,26 @@ _QUALITY_VARIABLES = {
 }
 
 
-def _quality_thresholds(env: Mapping[str, str]) -> QualityThresholds:
+# The same for the churn model's settings.
+_CHURN_MODEL_VARIABLES = {
+    "LIFECYCLE_CLV_MIN_CUSTOMERS": ("min_customers", int, "a whole number of customers"),
+    "LIFECYCLE_CLV_MIN_HISTORY_DAYS": ("min_history_days", int, "a whole number of days"),
+    "LIFECYCLE_CLV_MIN_FREQUENT_CUSTOMERS": (
+        "min_frequent_customers",
+        int,
+        "a whole number of customers",
+    ),
+    "LIFECYCLE_CLV_BACKTEST_DAYS": ("backtest_holdout_days", int, "a whole number of days"),
+    "LIFECYCLE_CLV_BACKTEST_MAX_ERROR": ("backtest_max_error", float, "a share such as 0.25"),
+}
+
+
+def _variables(
+    env: Mapping[str, str], variables: Mapping[str, tuple[str, object, str]]
+) -> dict[str, object]:
+    """The resource fields the environment sets (field -> value), checked and converted."""
     values: dict[str, object] = {}
-    for name, (field, convert, expected) in _QUALITY_VARIABLES.items():
+    for name, (field, convert, expected) in variables.items():
         raw = env.get(name)
         if not raw:
             continue
@@ -221,6 +241,11 @@ def _quality_thresholds(env: Mapping[str, str]) -> QualityThresholds:
         if isinstance(value, int | float) and value < 0:
             raise SettingsError(f"{name}={raw!r} must not be negative")
         values[field] = value.isoformat() if isinstance(value, dt.date) else value
+    return values
+
+
+def _quality_thresholds(env: Mapping[str, str]) -> QualityThresholds:
+    values = _variables(env, _QUALITY_VARIABLES)
     currencies = env.get("LIFECYCLE_SHOP_CURRENCIES")
     if currencies:
         codes = [c.strip().upper() for c in currencies.split(",") if c.strip()]

@@ -11,6 +11,7 @@ QUARANTINE_SCHEMA = "quarantine"  # the landed rows that broke one (ingest)
 QUALITY_SCHEMA = "quality"  # the record of each load and each gate's verdict
 MARTS_SCHEMA = "marts"  # dbt's marts
 AUDIENCE_SCHEMA = "audiences"  # dbt's audiences, gated and then published
+PREDICTIONS_SCHEMA = "predictions"  # the churn model's fits and expected orders (dbt scores)
 PUBLISH_SCHEMA = "publish"  # what each sync sent and what the targets confirmed
 
 # Who must never be mailed: the audience gate checks it, and every sync leaves it out.

@@ -51,6 +51,9 @@ EXPECTED_GROUPS = {
     "intermediate/int_customer_preferences": "intermediate",
     "intermediate/int_abandoned_checkouts": "intermediate",
     "marts/customer_rfm": "marts",
+    "predictions/clv_fits": "predictions",
+    "predictions/clv_expected_orders": "predictions",
+    "marts/customer_predictions": "marts",
     "marts/customer_churn": "marts",
     "marts/customer_lifecycle": "marts",
     "marts/customer_lifecycle_history": "marts",
@@ -145,6 +148,9 @@ def test_dbt_tests_are_blocking_asset_checks(defs: Definitions) -> None:
     assert ("staging/stg_shopify__orders", "unique_stg_shopify__orders_order_id") in checks
     # A landed opt-out missing from the suppressions holds every audience built from them.
     assert ("marts/suppressions", "assert_every_landed_opt_out_is_suppressed") in checks
+    # The churn model's fit is refused by a blocking check; its backtest only warns.
+    assert checks.pop(("predictions/clv_fits", "fit_is_sound")).blocking
+    assert not checks.pop(("predictions/clv_fits", "backtest")).blocking
     assert all(c.blocking for c in checks.values())  # every test here has error severity
 
 

@@ -24,6 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": (
         "orchestration.settings",
         "orchestration.quality_thresholds",
+        "orchestration.churn_model_settings",
         "orchestration.shop_time",
         "orchestration.masking",
         "orchestration.warehouse_schema",

@@ -207,13 +207,25 @@ def _build_dbt_step(
     return _dbt_step
 
 
+# The first model built from the churn model's output (the `predictions` sources): it and
+# everything built from it wait for the churn model's asset, in a dbt step of their own.
+PREDICTIONS_MODEL = "customer_predictions"
+
+
 def build_dbt_assets(
     manifest: Mapping[str, Any], shop_timezone: str
-) -> tuple[AssetsDefinition, AssetsDefinition]:
-    """The dbt models in two steps: everything up to the audiences, then the read-outs that
-    need what publishing recorded (dbt tag `readout`)."""
+) -> tuple[AssetsDefinition, AssetsDefinition, AssetsDefinition]:
+    """The dbt models in three steps: everything the churn model does not feed (orders,
+    RFM, suppressions, ...); then the predictions and what uses them (churn, stages,
+    audiences); then the read-outs that need what publishing recorded (dbt tag `readout`)."""
     readouts = f"tag:{READOUT_TAG}"
+    predicted = f"{PREDICTIONS_MODEL}+"
     return (
-        _build_dbt_step("lifecycle_dbt_models", manifest, shop_timezone, exclude=readouts),
+        _build_dbt_step(
+            "lifecycle_dbt_models", manifest, shop_timezone, exclude=f"{predicted} {readouts}"
+        ),
+        _build_dbt_step(
+            "lifecycle_dbt_predicted", manifest, shop_timezone, select=predicted, exclude=readouts
+        ),
         _build_dbt_step("lifecycle_dbt_readouts", manifest, shop_timezone, select=readouts),
     )

@@ -30,7 +30,9 @@ def stage_of(step_key: str) -> str:
     if "quality_gate" in step_key:
         return "raw gates"
     if step_key.startswith("lifecycle_dbt"):
-        return "dbt build" if step_key == "lifecycle_dbt_models" else "dbt read-outs"
+        return "dbt read-outs" if step_key == "lifecycle_dbt_readouts" else "dbt build"
+    if step_key == "churn_model":
+        return "churn model"
     if "audience_gate" in step_key or step_key.startswith("audience"):
         return "audience gates"
     if step_key.startswith("publish"):

@@ -76,14 +76,25 @@ def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarr
     return 1.0 / (1.0 + odds)
 
 
+def expected_if_alive(
+    params: BgNbdParams, t: float, x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """The expected number of purchases in the next `t` units of a customer with `x` repeat
+    purchases over `big_t` units, were they certainly alive: the paper's equation 10 without
+    its P(alive) factor, which depends on recency only. Its 2F1 is taken through Euler's
+    transformation, (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; a + b + x - 1; z): the same
+    value, without the huge 2F1 times the tiny power that the direct form multiplies for
+    frequent buyers (z near 1)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, big_t = (np.asarray(v, dtype=float) for v in (x, big_t))
+    z = t / (alpha + big_t + t)
+    series = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    return (a + b + x - 1) / (a - 1) * (1 - series)
+
+
 def expected_purchases(
     params: BgNbdParams, t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
 ) -> np.ndarray:
     """The expected number of purchases in the next `t` units of a customer with this
-    history (the paper's equation 10; Gauss's 2F1 from scipy)."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
-    z = t / (alpha + big_t + t)
-    shrink = ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
-    top = (a + b + x - 1) / (a - 1) * (1 - shrink * hyp2f1(r + x, b + x, a + b + x - 1, z))
-    return top * p_alive(params, x, t_x, big_t)
+    history (the paper's equation 10): expected if alive, times P(alive)."""
+    return expected_if_alive(params, t, x, big_t) * p_alive(params, x, t_x, big_t)

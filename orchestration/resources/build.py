@@ -22,6 +22,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             root=str(settings.landing_dir), batch_megabytes=settings.ingest_batch_megabytes
         ),
         "quality": settings.quality,
+        "churn_model": settings.churn_model,
         "publish_target": PublishTarget(
             target=settings.esp_target,
             outbox_dir=str(settings.outbox_dir),

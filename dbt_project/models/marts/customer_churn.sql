@@ -1,6 +1,12 @@
--- Rule-based churn and win-back eligibility per customer as of the run date.
+-- Churn and win-back eligibility per customer as of the run date: the rules (long window,
+-- own interval), the RFM bottom 20%, and the churn model's P(alive) where it is fitted.
 with customers as (
     select * from {{ ref('int_customers_summarized') }}
+),
+
+predictions as (
+    select email, p_alive, churn_probability, churn_risk_band, prediction_status
+    from {{ ref('customer_predictions') }}
 ),
 
 rfm as (
@@ -29,12 +35,18 @@ flagged as (
         end as own_interval_days,
         b.avg_first_to_second_days,
         r.is_bottom_20,
+        p.p_alive,
+        p.churn_probability,
+        p.churn_risk_band,
+        p.prediction_status,
+        coalesce(p.p_alive < {{ var('churn_p_alive_threshold') }}, false) as is_predicted_gone,
         c.order_count >= {{ var('own_interval_min_orders') }}
             and {{ past_own_interval('c.days_since_last_order', 'c.order_count',
                 'c.order_span_days', var('churn_interval_multiple')) }} as is_past_own_interval
     from customers c
     cross join base b
     left join rfm r on r.email = c.email
+    left join predictions p on p.email = c.email
 ),
 
 final as (
@@ -56,14 +68,21 @@ final as (
                 then 'no order for longer than the own interval times the churn multiple'
         end as churn_reason,
         -- Win-back: a one-order customer past the base's first-to-second delay, or a repeat
-        -- customer past their own usual interval, unless their RFM is in the bottom 20%.
+        -- customer past their own usual interval, unless their RFM is in the bottom 20% or
+        -- the churn model holds them gone.
         (
             (order_count = 1 and days_since_first_order > avg_first_to_second_days)
             or (order_count > 1 and days_since_last_order > coalesce(
                 own_interval_days, avg_first_to_second_days
             ))
-        ) and not coalesce(is_bottom_20, false) as is_win_back_eligible,
-        coalesce(is_bottom_20, false) as is_bottom_20
+        ) and not coalesce(is_bottom_20, false) and not is_predicted_gone
+            as is_win_back_eligible,
+        coalesce(is_bottom_20, false) as is_bottom_20,
+        p_alive,
+        churn_probability,
+        churn_risk_band,
+        is_predicted_gone,
+        prediction_status
     from flagged
 )
 

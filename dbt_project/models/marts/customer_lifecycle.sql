@@ -14,7 +14,8 @@ rfm as (
 ),
 
 churn as (
-    select email, is_churned, own_interval_days from {{ ref('customer_churn') }}
+    select email, is_churned, is_predicted_gone, p_alive, own_interval_days
+    from {{ ref('customer_churn') }}
 ),
 
 seasons as (
@@ -37,6 +38,8 @@ windows as (
         c.days_since_last_order,
         c.days_since_first_order,
         ch.is_churned,
+        ch.is_predicted_gone,
+        ch.p_alive,
         ch.own_interval_days,
         r.rfm_segment,
         r.is_vip,
@@ -77,7 +80,7 @@ staged as (
             as long_window_days,
         case
             when order_count is null then 'prospect'
-            when is_churned and is_bottom_20 then 'churned'
+            when (is_churned and is_bottom_20) or is_predicted_gone then 'churned'
             when is_past_short_window
                 and days_to_season <= {{ var('seasonal_lead_days') }} then 'seasonal'
             when order_count = 1
@@ -98,7 +101,12 @@ final as (
         lifecycle_stage,
         case lifecycle_stage
             when 'prospect' then 'no completed order'
-            when 'churned' then 'churn rule met and RFM in the bottom 20%'
+            when 'churned' then case
+                when is_churned and is_bottom_20 then 'churn rule met and RFM in the bottom 20%'
+                else 'the churn model gives P(alive) '
+                    || cast(cast(p_alive * 100 as decimal(5, 1)) as {{ dbt.type_string() }})
+                    || '%, below the churn threshold'
+            end
             when 'seasonal' then 'lapsed seasonal buyer; season starts in '
                 || cast(days_to_season as {{ dbt.type_string() }}) || ' days'
             when 'new' then 'one order, placed within the new-customer window'

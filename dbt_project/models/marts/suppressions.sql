@@ -128,14 +128,7 @@ landed_suppressions as (
 {#- What the ESP said it will not mail (written by the publish step, so absent before the
     first sync): yesterday's answer suppresses today. -#}
 {%- set refused = source('publish', 'member_failures') -%}
-{%- set refused_exists = false -%}
-{%- if execute and (refused.database is none or refused.identifier is none) -%}
-    {%- set refused_exists = true -%}  {#- a unit test's fixture stands in for it -#}
-{%- elif execute -%}
-    {%- set refused_exists = adapter.get_relation(
-        database=refused.database, schema=refused.schema, identifier=refused.identifier
-    ) is not none -%}
-{%- endif %}
+{%- set refused_exists = relation_exists(refused) %}
 esp_refused as (
     {%- if refused_exists %}
     select

@@ -1,0 +1,219 @@
+"""The churn model as of a run date: fitted on the shop's completed orders, or not, and why.
+
+Every day the pipeline fits BG/NBD (purchase and drop-out) and Gamma-Gamma (spend) on the
+grouped (x, t_x, T) histories of every customer as of the run date, in days. With too little
+history the models are not fitted and the reason is recorded: churn is then judged by the
+rules alone and the run goes on. A fit that ran off (not converged, a parameter drifting
+towards 0 or infinity, a spend model without a finite mean) is reported as a problem, which
+the pipeline's blocking check refuses. The backtest fits on all but the last days before the
+run date and compares the repeat orders it predicts for those days with the actual ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import asdict, dataclass, replace
+
+import duckdb
+import numpy as np
+
+from orchestration.churn_model_settings import ChurnModelSettings
+from orchestration.clv.bgnbd import BgNbdParams, expected_purchases, fit_bgnbd
+from orchestration.clv.gamma_gamma import GammaGammaParams, fit_gamma_gamma
+from orchestration.clv.summary import grouped_summary, spend_summary
+
+# A fitted parameter outside these bounds has run off towards 0 or infinity: the likelihood
+# is flat in it, and the predictions built on it mean nothing.
+PARAMETER_BOUNDS = (1e-5, 1e5)
+FITTED = "fitted"
+INSUFFICIENT = "insufficient_data"
+FAILED = "failed"  # the optimiser gave up
+REFUSED = "refused"  # fitted, but to parameters that mean nothing
+
+
+@dataclass(frozen=True)
+class Orders:
+    """Where the completed orders are: a relation and its customer, day and amount columns."""
+
+    relation: str
+    customer: str
+    day: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class History:
+    """The grouped histories as of an end date: one row per distinct (x, t_x, T), n customers
+    each, and their purchase days after the end (up to a holdout end, else 0)."""
+
+    end: dt.date
+    x: np.ndarray
+    t_x: np.ndarray
+    big_t: np.ndarray
+    n: np.ndarray
+    actual: np.ndarray
+    history_days: int  # from the first completed order to the end date
+
+    @property
+    def customers(self) -> int:
+        return int(self.n.sum())
+
+    @property
+    def frequent_customers(self) -> int:
+        """Customers with purchases on three days or more (x >= 2)."""
+        return int(self.n[self.x >= 2].sum())
+
+    def shortfall(self, settings: ChurnModelSettings) -> str | None:
+        """Why these histories are too few to fit the model on, or None."""
+        needs = [
+            (self.customers, settings.min_customers, "customers with a completed order"),
+            (self.history_days, settings.min_history_days, "days of order history"),
+            (self.frequent_customers, settings.min_frequent_customers, "customers with 3+ orders"),
+        ]
+        short = [f"{have:,} {what} (needs {need:,})" for have, need, what in needs if have < need]
+        return "too little data to fit: " + "; ".join(short) if short else None
+
+
+def load_history(
+    con: duckdb.DuckDBPyConnection, orders: Orders, end: dt.date, holdout_end: dt.date | None = None
+) -> History:
+    """The grouped histories of `orders` as of `end` (summed in DuckDB, read as arrays)."""
+    summary = grouped_summary(
+        con, orders.relation, orders.customer, orders.day, end, "days", holdout_end
+    )
+    columns = summary.fetchnumpy()
+    first = con.execute(
+        f'select min(cast("{orders.day}" as date)) from {orders.relation}'
+    ).fetchall()[0][0]
+    return History(
+        end=end,
+        x=np.asarray(columns["x"], dtype=float),
+        t_x=np.asarray(columns["t_x"], dtype=float),
+        big_t=np.asarray(columns["T"], dtype=float),
+        n=np.asarray(columns["n"], dtype=float),
+        actual=np.asarray(columns["actual"], dtype=float),
+        history_days=(end - first).days if first is not None and first <= end else 0,
+    )
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """The models as of a run date: their parameters when fitted, else the reason."""
+
+    run_date: dt.date
+    status: str  # fitted, insufficient_data, failed or refused
+    reason: str | None
+    customers: int
+    frequent_customers: int
+    history_days: int
+    seconds: float
+    purchases: BgNbdParams | None = None
+    log_likelihood: float | None = None
+    spend: GammaGammaParams | None = None
+    spend_customers: int = 0
+
+    @property
+    def params_id(self) -> str | None:
+        """A short id of the fitted parameters (to 6 significant digits): the same fit,
+        the same id, whatever day it was made on."""
+        if self.purchases is None:
+            return None
+        values = {**asdict(self.purchases), **(asdict(self.spend) if self.spend else {})}
+        text = ",".join(f"{k}={v:.6g}" for k, v in sorted(values.items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def problems(self) -> list[str]:
+        """What makes this fit unusable; empty for a sound fit or one not attempted."""
+        if self.status == FAILED:
+            return [self.reason or "the fit failed"]
+        found = []
+        low, high = PARAMETER_BOUNDS
+        for params in (self.purchases, self.spend):
+            for name, value in asdict(params).items() if params else ():
+                if not (np.isfinite(value) and low < value < high):
+                    found.append(f"{name} = {value:.4g} is outside {low:g}..{high:g}")
+        if self.spend is not None and self.spend.q <= 1:
+            found.append(f"q = {self.spend.q:.4g}: the spend model has no finite mean (q <= 1)")
+        return found
+
+
+def fit_as_of(
+    con: duckdb.DuckDBPyConnection, orders: Orders, run_date: dt.date, settings: ChurnModelSettings
+) -> tuple[ModelFit, History]:
+    """Both models fitted on the histories as of `run_date`, or why they are not."""
+    started = time.perf_counter()
+    history = load_history(con, orders, run_date)
+    counts = {
+        "customers": history.customers,
+        "frequent_customers": history.frequent_customers,
+        "history_days": history.history_days,
+    }
+    shortfall = history.shortfall(settings)
+    if shortfall:
+        seconds = time.perf_counter() - started
+        return ModelFit(run_date, INSUFFICIENT, shortfall, seconds=seconds, **counts), history
+    try:
+        purchases, log_likelihood = fit_bgnbd(history.x, history.t_x, history.big_t, history.n)
+        spend_rows = spend_summary(
+            con, orders.relation, orders.customer, orders.day, orders.amount, run_date
+        ).fetchnumpy()
+        spend, _ = fit_gamma_gamma(spend_rows["x"], spend_rows["m_x"], spend_rows["n"])
+    except (RuntimeError, ValueError) as exc:
+        seconds = time.perf_counter() - started
+        return ModelFit(run_date, FAILED, str(exc), seconds=seconds, **counts), history
+    fit = ModelFit(
+        run_date,
+        FITTED,
+        None,
+        seconds=time.perf_counter() - started,
+        purchases=purchases,
+        log_likelihood=log_likelihood,
+        spend=spend,
+        spend_customers=int(np.sum(spend_rows["n"])),
+        **counts,
+    )
+    problems = fit.problems()
+    if problems:
+        fit = replace(fit, status=REFUSED, reason="the fit is refused: " + "; ".join(problems))
+    return fit, history
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Repeat orders predicted for the last `days` before the run date by a fit on the
+    history before them, against the actual ones, for the customers of that history."""
+
+    calibration_end: dt.date
+    days: int
+    customers: int
+    predicted: float
+    actual: float
+
+    @property
+    def error(self) -> float:
+        """|predicted - actual| as a share of the actual (infinite when none occurred)."""
+        if self.actual == 0:
+            return 0.0 if self.predicted == 0 else float("inf")
+        return abs(self.predicted - self.actual) / self.actual
+
+
+def backtest(
+    con: duckdb.DuckDBPyConnection, orders: Orders, run_date: dt.date, settings: ChurnModelSettings
+) -> Backtest | str:
+    """The backtest as of `run_date`, or why it cannot be run."""
+    days = settings.backtest_holdout_days
+    end = run_date - dt.timedelta(days=days)
+    history = load_history(con, orders, end, holdout_end=run_date)
+    shortfall = history.shortfall(settings)
+    if shortfall:
+        return f"backtest not run: calibration up to {end}: {shortfall}"
+    try:
+        params, _ = fit_bgnbd(history.x, history.t_x, history.big_t, history.n)
+    except RuntimeError as exc:
+        return f"backtest not run: {exc}"
+    predicted = history.n * expected_purchases(params, days, history.x, history.t_x, history.big_t)
+    return Backtest(
+        end, days, history.customers, float(predicted.sum()), float(history.actual.sum())
+    )
