@@ -7,19 +7,30 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import minimize
 
+# Nelder-Mead is restarted from its own optimum until a restart gains nothing: a simplex
+# that has collapsed along a ridge of the likelihood (Gamma-Gamma's p and gamma trade off
+# along one) stops short of the maximum, and a fresh simplex there walks on.
+MAX_RESTARTS = 10
+_OPTIONS = {"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000}
+
 
 def fit_positive(
     log_likelihood: Callable[[np.ndarray], float], size: int, model: str
 ) -> tuple[list[float], float]:
     """The `size` positive parameters that maximise `log_likelihood` (a function of the
     parameters) and the maximum. Nelder-Mead on the logs from all ones, as is usual for these
-    models, with tolerances tight enough for estimates stable well beyond three digits."""
-    result = minimize(
-        lambda logs: -log_likelihood(np.exp(logs)),
-        np.zeros(size),
-        method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000},
-    )
+    models, restarted from each optimum until it no longer moves, with tolerances tight
+    enough for estimates stable well beyond three digits."""
+
+    def objective(logs: np.ndarray) -> float:
+        return -log_likelihood(np.exp(logs))
+
+    result = minimize(objective, np.zeros(size), method="Nelder-Mead", options=_OPTIONS)
+    for _ in range(MAX_RESTARTS if result.success else 0):
+        again = minimize(objective, result.x, method="Nelder-Mead", options=_OPTIONS)
+        if not again.success or again.fun >= result.fun - 1e-9 * max(1.0, abs(result.fun)):
+            break
+        result = again
     if not result.success:
         raise RuntimeError(f"the {model} fit did not converge: {result.message}")
     return [float(v) for v in np.exp(result.x)], -float(result.fun)
