@@ -22,7 +22,15 @@ from scipy.special import hyp2f1
 from orchestration.assets.churn_model import ORDERS, build_churn_model_asset
 from orchestration.churn_model_settings import ChurnModelSettings
 from orchestration.clv import BgNbdParams, GammaGammaParams, expected_spend
-from orchestration.clv.daily import FAILED, FITTED, INSUFFICIENT, ModelFit, Orders, fit_as_of
+from orchestration.clv.daily import (
+    FAILED,
+    FITTED,
+    INSUFFICIENT,
+    ModelFit,
+    Orders,
+    fit_as_of,
+    spend_problems,
+)
 from orchestration.resources import DuckDBWarehouse
 from tests.conftest import BASE_END, BaseRun, point_settings_at
 from tests.runs import range_tags, reload_definitions, run_day
@@ -291,10 +299,10 @@ def test_parameters_run_off_to_a_bound_are_problems() -> None:
         history_days=365,
         seconds=1.0,
         purchases=BgNbdParams(r=0.24, alpha=4.4, a=0.79, b=3e6),
-        spend=GammaGammaParams(p=6.25, q=0.9, gamma=15.4),
     )
-    assert fit.problems() == [
-        "b = 3e+06 is outside 1e-05..100000",
+    assert fit.problems() == ["b = 3e+06 is outside 1e-05..100000"]
+    assert spend_problems(GammaGammaParams(p=2e5, q=0.9, gamma=15.4)) == [
+        "p = 2e+05 is outside 1e-05..100000",
         "q = 0.9: the spend model has no finite mean (q <= 1)",
     ]
 

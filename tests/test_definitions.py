@@ -74,6 +74,7 @@ EXPECTED_GROUPS = {
     "audiences/aud_seasonal_reminder": "audiences",
     "audiences/aud_upsell_premium": "audiences",
     "audiences/aud_vip": "audiences",
+    "audiences/aud_vip_churn_risk": "audiences",
     "audiences/aud_win_back": "audiences",
     **{f"publish/{a}": "publish" for a in AUDIENCES},
     "publish/frequency_caps": "publish",

@@ -60,7 +60,9 @@ def fit_metadata(fit: ModelFit) -> dict[str, object]:
         metadata["params id"] = fit.params_id
     if fit.spend is not None:
         metadata.update({f"spend {name}": float(v) for name, v in vars(fit.spend).items()})
-        metadata["spend customers"] = fit.spend_customers
+    if fit.spend_reason:
+        metadata["spend reason"] = fit.spend_reason
+    metadata["spend customers"] = fit.spend_customers
     return metadata
 
 
@@ -69,7 +71,12 @@ def sound_check(fit: ModelFit) -> AssetCheckResult:
     if problems:
         description = "The churn model's fit is refused: " + "; ".join(problems)
     elif fit.status == FITTED:
-        description = "Converged, every parameter within bounds."
+        description = "Converged, every parameter within bounds." + (
+            f" {fit.spend_reason[0].upper()}{fit.spend_reason[1:]}: predictions go without "
+            "order value and CLV."
+            if fit.spend_reason
+            else ""
+        )
     else:
         description = f"Not fitted; churn is judged by the rules alone ({fit.reason})."
     return AssetCheckResult(

@@ -3,10 +3,12 @@
 Every day the pipeline fits BG/NBD (purchase and drop-out) and Gamma-Gamma (spend) on the
 grouped (x, t_x, T) histories of every customer as of the run date, in days. With too little
 history the models are not fitted and the reason is recorded: churn is then judged by the
-rules alone and the run goes on. A fit that ran off (not converged, a parameter drifting
-towards 0 or infinity, a spend model without a finite mean) is reported as a problem, which
-the pipeline's blocking check refuses. The backtest fits on all but the last days before the
-run date and compares the repeat orders it predicts for those days with the actual ones.
+rules alone and the run goes on. A purchase model that ran off (not converged, a parameter
+drifting towards 0 or infinity) is reported as a problem, which the pipeline's blocking check
+refuses; a spend model that did (or has no finite mean) is left out, and the predictions go
+without order value and CLV, with the reason recorded. The backtest fits on all but the last
+days before the run date and compares the repeat orders it predicts for those days with the
+actual ones.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class ModelFit:
     log_likelihood: float | None = None
     spend: GammaGammaParams | None = None
     spend_customers: int = 0
+    spend_reason: str | None = None  # why there is no spend model (value and CLV are empty)
 
     @property
     def params_id(self) -> str | None:
@@ -125,18 +128,46 @@ class ModelFit:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def problems(self) -> list[str]:
-        """What makes this fit unusable; empty for a sound fit or one not attempted."""
+        """What makes the purchase model unusable; empty for a sound fit or one not
+        attempted. Without it there is no prediction at all."""
         if self.status == FAILED:
             return [self.reason or "the fit failed"]
-        found = []
-        low, high = PARAMETER_BOUNDS
-        for params in (self.purchases, self.spend):
-            for name, value in asdict(params).items() if params else ():
-                if not (np.isfinite(value) and low < value < high):
-                    found.append(f"{name} = {value:.4g} is outside {low:g}..{high:g}")
-        if self.spend is not None and self.spend.q <= 1:
-            found.append(f"q = {self.spend.q:.4g}: the spend model has no finite mean (q <= 1)")
-        return found
+        return _off_bounds(self.purchases)
+
+
+def _off_bounds(params: BgNbdParams | GammaGammaParams | None) -> list[str]:
+    low, high = PARAMETER_BOUNDS
+    return [
+        f"{name} = {value:.4g} is outside {low:g}..{high:g}"
+        for name, value in (asdict(params).items() if params else ())
+        if not (np.isfinite(value) and low < value < high)
+    ]
+
+
+def spend_problems(spend: GammaGammaParams) -> list[str]:
+    """What makes a spend model unusable: predictions then go without value and CLV."""
+    found = _off_bounds(spend)
+    if spend.q <= 1:
+        found.append(f"q = {spend.q:.4g}: the spend model has no finite mean (q <= 1)")
+    return found
+
+
+def fit_spend(
+    con: duckdb.DuckDBPyConnection, orders: Orders, run_date: dt.date
+) -> tuple[GammaGammaParams | None, int, str | None]:
+    """The spend model, the repeat customers it is fitted on, and why it is refused."""
+    rows = spend_summary(
+        con, orders.relation, orders.customer, orders.day, orders.amount, run_date
+    ).fetchnumpy()
+    customers = int(np.sum(rows["n"]))
+    try:
+        spend, _ = fit_gamma_gamma(rows["x"], rows["m_x"], rows["n"])
+    except (RuntimeError, ValueError) as exc:
+        return None, customers, f"no spend model: {exc}"
+    problems = spend_problems(spend)
+    if problems:
+        return None, customers, "the spend model is refused: " + "; ".join(problems)
+    return spend, customers, None
 
 
 def fit_as_of(
@@ -156,13 +187,10 @@ def fit_as_of(
         return ModelFit(run_date, INSUFFICIENT, shortfall, seconds=seconds, **counts), history
     try:
         purchases, log_likelihood = fit_bgnbd(history.x, history.t_x, history.big_t, history.n)
-        spend_rows = spend_summary(
-            con, orders.relation, orders.customer, orders.day, orders.amount, run_date
-        ).fetchnumpy()
-        spend, _ = fit_gamma_gamma(spend_rows["x"], spend_rows["m_x"], spend_rows["n"])
-    except (RuntimeError, ValueError) as exc:
+    except RuntimeError as exc:
         seconds = time.perf_counter() - started
         return ModelFit(run_date, FAILED, str(exc), seconds=seconds, **counts), history
+    spend, spend_customers, spend_reason = fit_spend(con, orders, run_date)
     fit = ModelFit(
         run_date,
         FITTED,
@@ -171,7 +199,8 @@ def fit_as_of(
         purchases=purchases,
         log_likelihood=log_likelihood,
         spend=spend,
-        spend_customers=int(np.sum(spend_rows["n"])),
+        spend_customers=spend_customers,
+        spend_reason=spend_reason,
         **counts,
     )
     problems = fit.problems()
