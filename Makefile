@@ -43,11 +43,13 @@ BENCH_DIR ?= data/bench
 bench: setup
 	$(BIN)/lifecycle bench --scale $(SCALES) --workdir $(BENCH_DIR)
 
-# Components on their own: the quality gate on one multi-million-row partition, and the ESP
-# adapters' throughput at each ESP's rate limit (a 1M-member first sync against each emulator).
+# Components on their own: the quality gate on one multi-million-row partition, the ESP
+# adapters' throughput at each ESP's rate limit (a 1M-member first sync against each emulator),
+# and the churn model's fit and scoring of 1M customers beside its peer library.
 bench-components: setup
 	$(BIN)/python bench/quality_gate.py
 	$(BIN)/python bench/esp_throughput.py
+	$(BIN)/python bench/churn_model.py
 
 clean:
 	rm -rf data .dagster
