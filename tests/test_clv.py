@@ -29,6 +29,7 @@ from orchestration.clv import (
     p_alive,
     spend_summary,
 )
+from orchestration.clv.bgnbd import total_log_likelihood
 
 DATA = Path(__file__).parent / "data" / "cdnow"
 CALIBRATION_END = dt.date(1997, 9, 30)
@@ -88,6 +89,17 @@ def test_the_fit_gives_the_papers_estimates(our_summary) -> None:
         ours, published = getattr(params, name), getattr(PAPER, name)
         assert f"{ours:.3g}" == f"{published:.3g}", (name, ours)
     assert ll == pytest.approx(-9582.4, abs=0.05)
+
+
+def test_the_fits_total_is_the_sum_of_the_rows(our_summary) -> None:
+    """The fit's total, computed once per distinct value, equals the paper's equation 6
+    summed row by row."""
+    x, t_x, big_t, n, _ = our_summary.T
+    total = total_log_likelihood(x, t_x, big_t, n)
+    rows = float(np.sum(n * log_likelihood(PAPER, x, t_x, big_t)))
+    assert total(np.array([PAPER.r, PAPER.alpha, PAPER.a, PAPER.b])) == pytest.approx(
+        rows, rel=1e-12
+    )
 
 
 def test_grouping_changes_nothing(paper_summary, our_summary) -> None:

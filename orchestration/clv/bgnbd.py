@@ -13,6 +13,7 @@ the paper's published estimates on its own data (CDNOW).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,12 +56,38 @@ def fit_bgnbd(
     """Maximum-likelihood parameters and the total log-likelihood of the (weighted) summaries."""
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    values, maximum = fit_positive(total_log_likelihood(x, t_x, big_t, w), 4, "BG/NBD")
+    return BgNbdParams(*values), maximum
+
+
+def total_log_likelihood(
+    x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, weights: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    """The weighted total of `log_likelihood` as a function of (r, alpha, a, b), for the
+    fit's thousands of evaluations. Histories in days share few distinct values of x, t_x
+    and T (a million customers over two years: a few hundred each), so every gamma function
+    and logarithm is taken once per distinct value and looked up per row; only the final
+    log-sum-exp is computed per row."""
+    xs, xi = np.unique(x, return_inverse=True)
+    tx_values, txi = np.unique(t_x, return_inverse=True)
+    t_values, ti = np.unique(big_t, return_inverse=True)
+    repeat = x > 0
+    repeat_xs = np.where(xs > 0, xs, 1.0)  # x - 1 + b is only taken where x > 0
 
     def total(values: np.ndarray) -> float:
-        return float(np.sum(w * log_likelihood(BgNbdParams(*values), x, t_x, big_t)))
+        r, alpha, a, b = values
+        by_x = gammaln(r + xs) + gammaln(b + xs) - gammaln(a + b + xs)
+        constant = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+        ln_a3 = -(r + x) * np.log(alpha + t_values)[ti]
+        ln_a4 = np.where(
+            repeat,
+            (np.log(a) - np.log(b + repeat_xs - 1))[xi] - (r + x) * np.log(alpha + tx_values)[txi],
+            -np.inf,
+        )
+        rows = by_x[xi] + np.logaddexp(ln_a3, ln_a4)
+        return float(np.dot(weights, rows) + constant * weights.sum())
 
-    values, maximum = fit_positive(total, 4, "BG/NBD")
-    return BgNbdParams(*values), maximum
+    return total
 
 
 def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:

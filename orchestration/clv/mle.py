@@ -22,15 +22,21 @@ def fit_positive(
     models, restarted from each optimum until it no longer moves, with tolerances tight
     enough for estimates stable well beyond three digits."""
 
+    # Tolerances on the log-likelihood per customer, not on the total: a million customers'
+    # total is ~1e7, whose rounding alone exceeds any absolute tolerance, and the search would
+    # run to its evaluation limit.
+    at_ones = log_likelihood(np.ones(size))
+    scale = abs(at_ones) if np.isfinite(at_ones) and abs(at_ones) > 1 else 1.0
+
     def objective(logs: np.ndarray) -> float:
-        return -log_likelihood(np.exp(logs))
+        return -log_likelihood(np.exp(logs)) / scale
 
     result = minimize(objective, np.zeros(size), method="Nelder-Mead", options=_OPTIONS)
     for _ in range(MAX_RESTARTS if result.success else 0):
         again = minimize(objective, result.x, method="Nelder-Mead", options=_OPTIONS)
-        if not again.success or again.fun >= result.fun - 1e-9 * max(1.0, abs(result.fun)):
+        if not again.success or again.fun >= result.fun - 1e-9:
             break
         result = again
     if not result.success:
         raise RuntimeError(f"the {model} fit did not converge: {result.message}")
-    return [float(v) for v in np.exp(result.x)], -float(result.fun)
+    return [float(v) for v in np.exp(result.x)], -float(result.fun) * scale
