@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -23,9 +24,9 @@ from orchestration.assets.churn_model import ORDERS, build_churn_model_asset
 from orchestration.churn_model_settings import ChurnModelSettings
 from orchestration.clv import BgNbdParams, GammaGammaParams, expected_spend
 from orchestration.clv.daily import (
-    FAILED,
     FITTED,
     INSUFFICIENT,
+    REFUSED,
     ModelFit,
     Orders,
     fit_as_of,
@@ -142,7 +143,10 @@ def test_every_customer_is_scored_as_the_formulas_say(fitted) -> None:
             (cumulative[m] - cumulative[m - 1]) * value / (1 + monthly) ** m for m in range(1, 13)
         )
         assert float(row["predicted_clv_365d"]) == pytest.approx(clv, abs=0.01)
-        if alive < 0.2:  # the churn_p_alive_threshold default
+        # Held gone: below churn_p_alive_threshold (0.2), no order for lapse_days_short (30).
+        gone = round(alive, 6) < 0.2 and big_t - t_x > 30
+        assert row["is_predicted_gone"] == gone
+        if gone:
             assert row["expected_next_order_date"] is None
         else:
             wait = int(np.ceil((params.alpha + big_t) / (params.r + x)))
@@ -154,23 +158,23 @@ def test_the_churned_stage_and_win_back_use_p_alive(fitted) -> None:
     rows = _rows(
         warehouse,
         """
-        select p.email, p.p_alive, c.is_churned, c.is_bottom_20, c.is_win_back_eligible,
-            l.lifecycle_stage, l.stage_reason
+        select p.email, p.p_alive, p.is_predicted_gone, c.is_churned, c.is_bottom_20,
+            c.is_win_back_eligible, l.lifecycle_stage, l.stage_reason
         from marts.customer_predictions p
         join marts.customer_churn c using (email)
         join marts.customer_lifecycle l using (email)
         """,
     )
-    gone = [r for r in rows if r["p_alive"] < 0.2]
+    gone = [r for r in rows if r["is_predicted_gone"]]
     assert gone, "the small shop has customers the model holds gone"
     for row in rows:
         by_rules = row["is_churned"] and row["is_bottom_20"]
-        churned = by_rules or row["p_alive"] < 0.2
+        churned = by_rules or row["is_predicted_gone"]
         assert (row["lifecycle_stage"] == "churned") == churned, row
     for row in gone:
         assert not row["is_win_back_eligible"]
         if not (row["is_churned"] and row["is_bottom_20"]):
-            percent = f"{float(row['p_alive']) * 100:.1f}%"
+            percent = f"{(row['p_alive'] * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
             assert row["stage_reason"] == (
                 f"the churn model gives P(alive) {percent}, below the churn threshold"
             )
@@ -252,11 +256,10 @@ def _one_time_buyers(
     return con, ORDERS
 
 
-def test_a_fit_that_does_not_converge_is_refused_and_blocks_what_is_built_from_it(
-    tmp_path: Path,
-) -> None:
-    """Nobody ever buys twice: the drop-out process cannot be seen and the optimiser gives
-    up. The asset records why, writes no expected orders, and its blocking check fails."""
+def test_a_fit_that_runs_off_is_refused_and_blocks_what_is_built_from_it(tmp_path: Path) -> None:
+    """Nobody ever buys twice: the drop-out process cannot be seen, and the purchase model's
+    parameters run off towards 0 and infinity. The asset records the fit and why it is
+    refused, writes no expected orders, and its blocking check fails."""
     warehouse = tmp_path / "warehouse.duckdb"
     con, _ = _one_time_buyers(600, str(warehouse))
     con.close()
@@ -278,12 +281,10 @@ def test_a_fit_that_does_not_converge_is_refused_and_blocks_what_is_built_from_i
         and e.asset_check_evaluation_data.check_name == "fit_is_sound"
     ]
     assert not check.passed
-    assert check.description == (
-        "The churn model's fit is refused: the BG/NBD fit did not converge: "
-        "Maximum number of function evaluations has been exceeded."
-    )
     (fit,) = _rows(warehouse, "select * from predictions.clv_fits")
-    assert (fit["status"], fit["r"]) == (FAILED, None)
+    assert fit["status"] == REFUSED and fit["r"] < 1e-5
+    assert fit["reason"].startswith(f"the fit is refused: r = {fit['r']:.4g} is outside 1e-05")
+    assert check.description == "The churn model's " + fit["reason"].removeprefix("the ")
     assert _rows(warehouse, "select count(*) as n from predictions.clv_expected_orders") == [
         {"n": 0}
     ]
@@ -314,6 +315,6 @@ def test_the_shortfall_names_every_minimum_missed() -> None:
     assert fit.status == INSUFFICIENT
     assert fit.reason == (
         "too little data to fit: 120 customers with a completed order (needs 500); "
-        "121 days of order history (needs 180); 0 customers with 3+ orders (needs 50)"
+        "121 days of order history (needs 180); 0 customers with 3+ purchase days (needs 50)"
     )
     assert fit.problems() == []

@@ -48,7 +48,7 @@ def fit_metadata(fit: ModelFit) -> dict[str, object]:
     metadata: dict[str, object] = {
         "status": fit.status,
         "customers": fit.customers,
-        "customers with 3+ orders": fit.frequent_customers,
+        "customers with 3+ purchase days": fit.frequent_customers,
         "history days": fit.history_days,
         "fit seconds": round(fit.seconds, 3),
     }

@@ -8,7 +8,8 @@ equation 6) is fitted by maximum likelihood on grouped summaries: identical (x, 
 triples are one row with a weight, so a million customers cost a few hundred thousand rows.
 Written with scipy rather than taken from a library: pymc-marketing's 1.x needs Python 3.12
 (this project supports 3.11) and `lifetimes` is unmaintained; the tests check the fit against
-the paper's published estimates on its own data (CDNOW).
+the paper's published estimates on its own data (CDNOW) and against lifetimes on the same
+customers.
 """
 
 from __future__ import annotations

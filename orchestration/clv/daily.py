@@ -72,7 +72,11 @@ class History:
         needs = [
             (self.customers, settings.min_customers, "customers with a completed order"),
             (self.history_days, settings.min_history_days, "days of order history"),
-            (self.frequent_customers, settings.min_frequent_customers, "customers with 3+ orders"),
+            (
+                self.frequent_customers,
+                settings.min_frequent_customers,
+                "customers with 3+ purchase days",
+            ),
         ]
         short = [f"{have:,} {what} (needs {need:,})" for have, need, what in needs if have < need]
         return "too little data to fit: " + "; ".join(short) if short else None
@@ -222,7 +226,8 @@ class Backtest:
 
     @property
     def error(self) -> float:
-        """|predicted - actual| as a share of the actual (infinite when none occurred)."""
+        """|predicted - actual| as a share of the actual: 0 when both are 0, infinite when
+        only the actual is."""
         if self.actual == 0:
             return 0.0 if self.predicted == 0 else float("inf")
         return abs(self.predicted - self.actual) / self.actual

@@ -22,9 +22,9 @@ def fit_positive(
     models, restarted from each optimum until it no longer moves, with tolerances tight
     enough for estimates stable well beyond three digits."""
 
-    # Tolerances on the log-likelihood per customer, not on the total: a million customers'
-    # total is ~1e7, whose rounding alone exceeds any absolute tolerance, and the search would
-    # run to its evaluation limit.
+    # Tolerances relative to the log-likelihood's size (its value at the starting point), not
+    # absolute: a million customers' total is ~1e7, whose rounding alone exceeds any absolute
+    # tolerance, and the search ran to its evaluation limit.
     at_ones = log_likelihood(np.ones(size))
     scale = abs(at_ones) if np.isfinite(at_ones) and abs(at_ones) > 1 else 1.0
 

@@ -5,7 +5,8 @@ with customers as (
 ),
 
 predictions as (
-    select email, p_alive, churn_probability, churn_risk_band, prediction_status
+    select email, p_alive, churn_probability, churn_risk_band, is_predicted_gone,
+        prediction_status
     from {{ ref('customer_predictions') }}
 ),
 
@@ -39,7 +40,7 @@ flagged as (
         p.churn_probability,
         p.churn_risk_band,
         p.prediction_status,
-        coalesce(p.p_alive < {{ var('churn_p_alive_threshold') }}, false) as is_predicted_gone,
+        coalesce(p.is_predicted_gone, false) as is_predicted_gone,
         c.order_count >= {{ var('own_interval_min_orders') }}
             and {{ past_own_interval('c.days_since_last_order', 'c.order_count',
                 'c.order_span_days', var('churn_interval_multiple')) }} as is_past_own_interval

@@ -63,13 +63,16 @@ scored as (
         f.params_id,
         f.r,
         f.alpha,
-        coalesce(
-            case when f.status = 'fitted' then 'predicted' end,
-            f.reason,
-            'no churn model for the run date'
-        ) as prediction_status,
         case
-            when f.status <> 'fitted' or f.status is null then null
+            when f.status = 'fitted' and e.x is null
+                -- predictions.clv_expected_orders holds the last run date's only: dbt was run
+                -- for another day than the churn model.
+                then 'no expected orders for the run date: run the churn model for it'
+            when f.status = 'fitted' then 'predicted'
+            else coalesce(f.reason, 'no churn model for the run date')
+        end as prediction_status,
+        case
+            when f.status <> 'fitted' or f.status is null or e.x is null then null
             when h.x = 0 then 1.0
             else 1.0 / (1.0 + exp(least(700.0,
                 ln(f.a / (f.b + h.x - 1))
@@ -115,6 +118,14 @@ final as (
         t_x as first_to_last_purchase_days,
         big_t as days_since_first_purchase,
         cast(p_alive as decimal(10, 6)) as p_alive,
+        -- Held gone: P(alive) below the threshold, and no order in the short lapse window
+        -- (the model may rate a drop-out likely right after any purchase; nobody who just
+        -- ordered is called gone).
+        coalesce(
+            cast(p_alive as decimal(10, 6)) < {{ var('churn_p_alive_threshold') }}
+                and big_t - t_x > {{ var('lapse_days_short') }},
+            false
+        ) as is_predicted_gone,
         cast(1 - p_alive as decimal(10, 6)) as churn_probability,
         case
             when p_alive is null then null
@@ -126,7 +137,8 @@ final as (
         cast(p_alive * orders_365d_if_alive as decimal(12, 4)) as expected_orders_365d,
         -- A customer still buying orders at their estimated rate: (r + x) / (alpha + T) a
         -- day. None for those the model holds gone.
-        case when p_alive >= {{ var('churn_p_alive_threshold') }} then
+        case when cast(p_alive as decimal(10, 6)) >= {{ var('churn_p_alive_threshold') }}
+            or big_t - t_x <= {{ var('lapse_days_short') }} then
             cast({{ dbt.dateadd('day', 'cast(ceil((alpha + big_t) / (r + x)) as integer)',
                 run_date()) }} as date)
         end as expected_next_order_date,
