@@ -180,6 +180,29 @@ def _clv_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sql(args: argparse.Namespace) -> int:
+    """A query on the serving file, read-only: what a BI tool sees."""
+    import duckdb
+
+    path = Settings.from_env().serving_path
+    if not path.exists():
+        print(
+            f"lifecycle sql: no serving file at {path} yet (LIFECYCLE_SERVING_PATH); "
+            "run `lifecycle demo` or the daily_refresh job first",
+            file=sys.stderr,
+        )
+        return 2
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            result = con.sql(args.query)
+        except duckdb.Error as error:
+            print(f"lifecycle sql: {error}", file=sys.stderr)
+            return 2
+        if result is not None:
+            result.show(max_rows=args.max_rows)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lifecycle", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--calibration-end", type=dt.date.fromisoformat, required=True)
     fit.add_argument("--observation-end", type=dt.date.fromisoformat)
     fit.set_defaults(handler=_clv_fit)
+    sql = sub.add_parser("sql", help="query the serving file (read-only), as a BI tool would")
+    sql.add_argument(
+        "query",
+        help='e.g. "select lifecycle_stage, count(*) from marts.customer_lifecycle group by all"',
+    )
+    sql.add_argument("--max-rows", type=int, default=40, help="rows shown at most (default 40)")
+    sql.set_defaults(handler=_sql)
     dev = sub.add_parser("dev", help="open the Dagster UI on this project")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=_dev)

@@ -13,6 +13,7 @@ from orchestration.assets import (
 from orchestration.assets.audiences import audience_specs
 from orchestration.assets.publish import MEMBER_FAILURES_SPEC
 from orchestration.assets.quality import HELD_PARTITIONS_SPEC
+from orchestration.assets.serve import build_serve_asset, served_keys
 from orchestration.dbt_project import load_manifest
 from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
@@ -25,6 +26,10 @@ partitions = daily_partitions(settings)
 manifest = load_manifest()
 audiences = audience_specs(manifest)
 dbt_models, dbt_predicted, dbt_readouts = build_dbt_assets(manifest, settings.timezone)
+dbt_steps = [dbt_models, dbt_predicted, dbt_readouts]
+serve = build_serve_asset(
+    served_keys(k for step in dbt_steps for k in step.keys), settings.timezone
+)
 cart_job = build_cart_job([dbt_models, dbt_predicted], audiences)
 
 defs = Definitions(
@@ -37,6 +42,7 @@ defs = Definitions(
         dbt_predicted,
         dbt_readouts,
         *build_publish_assets(audiences, settings.timezone),
+        serve,
     ],
     asset_checks=[
         *build_gate_checks(settings.timezone),

@@ -13,6 +13,7 @@ from dagster_dbt import build_dbt_asset_selection
 from orchestration.assets.audiences import INTRADAY_TAG, AudienceSpec
 from orchestration.assets.ingest import raw_asset_key
 from orchestration.assets.publish import OPT_OUTS_KEY
+from orchestration.assets.serve import SERVE_KEY
 from orchestration.ingest.sources import CHECKOUTS
 
 DAILY_JOB_NAME = "daily_refresh"
@@ -45,10 +46,10 @@ def build_cart_job(dbt_assets: list[AssetsDefinition], specs: list[AudienceSpec]
         selection=functools.reduce(
             operator.or_,
             (build_dbt_asset_selection([step], dbt_select=intraday) for step in dbt_assets),
-            AssetSelection.assets(*checkouts, *audiences, *publish, OPT_OUTS_KEY),
+            AssetSelection.assets(*checkouts, *audiences, *publish, OPT_OUTS_KEY, SERVE_KEY),
         ),
         tags=WAREHOUSE_TAGS,
         description="Every 15 minutes when its schedule is on: load today's checkout files, "
-        f"rebuild the dbt models tagged {INTRADAY_TAG}, publish the cart-abandonment steps and "
-        "remove every recorded opt-out from the published lists.",
+        f"rebuild the dbt models tagged {INTRADAY_TAG}, publish the cart-abandonment steps, "
+        "remove every recorded opt-out from the published lists and refresh the serving file.",
     )

@@ -30,6 +30,8 @@ class Settings:
     dagster_home: Path  # Dagster's records (DAGSTER_HOME), for the `lifecycle` command
     landing_dir: Path
     warehouse_path: Path
+    serving_path: Path  # the read-only copy BI tools open, replaced whole after each run
+    serving_parquet_dir: Path | None  # the same tables as Parquet; None: not written
     timezone: str
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
@@ -85,6 +87,8 @@ class Settings:
             warehouse_path=Path(
                 env.get("LIFECYCLE_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"
             ),
+            serving_path=Path(env.get("LIFECYCLE_SERVING_PATH") or data_dir / "serving.duckdb"),
+            serving_parquet_dir=_parquet_dir(env, data_dir),
             timezone=timezone,
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,
@@ -162,6 +166,13 @@ def _memory_limit(env: Mapping[str, str]) -> str:
             "'8GB' or '512MB', or a share of the machine's memory such as '25%'"
         )
     return raw
+
+
+def _parquet_dir(env: Mapping[str, str], data_dir: Path) -> Path | None:
+    raw = (env.get("LIFECYCLE_SERVING_PARQUET_DIR") or "").strip()
+    if raw.lower() in ("off", "none", "false", "no"):
+        return None
+    return Path(raw) if raw else data_dir / "serving"
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -82,6 +82,7 @@ EXPECTED_GROUPS = {
     "publish/opt_out_removals": "publish",
     "publish/member_failures": "publish",
     "marts/holdout_results": "marts",
+    "serve/serving_file": "serve",
 }
 
 

@@ -36,6 +36,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "clv": ("orchestration.clv",),
     "audiences": ("orchestration.audiences",),
     "publish": ("orchestration.publish",),
+    "serve": ("orchestration.serve",),
     "resources": ("orchestration.resources",),
     "assets": ("orchestration.assets",),
     "jobs": ("orchestration.jobs", "orchestration.schedules"),

@@ -37,6 +37,8 @@ def stage_of(step_key: str) -> str:
         return "audience gates"
     if step_key.startswith("publish"):
         return "publish"
+    if step_key.startswith("serve"):
+        return "serve"
     return "other"
 
 

@@ -6,6 +6,7 @@ from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.resources.dbt_cli import LifecycleDbtCli
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
+from orchestration.resources.serving import ServingTarget
 from orchestration.resources.warehouse import DuckDBWarehouse
 from orchestration.settings import Settings
 
@@ -37,6 +38,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
             frequency_cap_window_days=settings.frequency_cap_window_days,
             max_change_share=settings.publish_max_change_share,
             min_change_rows=settings.publish_min_change_rows,
+        ),
+        "serving": ServingTarget(
+            path=str(settings.serving_path),
+            parquet_dir=str(settings.serving_parquet_dir or ""),
         ),
         "dbt": LifecycleDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
