@@ -250,6 +250,7 @@ def test_the_cart_job_builds_only_the_cart_path(cart_runs) -> None:
         *(f"audiences/{name}" for name in CART_AUDIENCES),
         *(f"publish/{name}" for name in CART_AUDIENCES),
         "publish/opt_out_removals",  # the suppression-only sync, every 15 minutes too
+        "serve/serving_file",  # BI tools see the new cart steps
     }
     checks = [
         (e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data)
