@@ -125,21 +125,24 @@ def build_churn_model_asset(shop_timezone: str) -> AssetsDefinition:
         name="churn_model",
         specs=[
             AssetSpec(
-                FITS_KEY,
+                key,
                 deps=[ORDERS_KEY],
                 group_name=GROUP,
                 kinds={"python", "duckdb"},
-                description="BG/NBD and Gamma-Gamma fitted on every customer's order "
-                "history as of the run date: one row per run date, or why not fitted.",
-            ),
-            AssetSpec(
-                EXPECTED_ORDERS_KEY,
-                deps=[ORDERS_KEY],
-                group_name=GROUP,
-                kinds={"python", "duckdb"},
-                description="Per distinct (x, T) history: orders expected in the next 90 "
-                "days and 12 months if alive (dbt multiplies them by P(alive)).",
-            ),
+                description=description,
+            )
+            for key, description in (
+                (
+                    FITS_KEY,
+                    "BG/NBD and Gamma-Gamma fitted on every customer's order history as of "
+                    "the run date: one row per run date, or why not fitted.",
+                ),
+                (
+                    EXPECTED_ORDERS_KEY,
+                    "Per distinct (x, T) history: orders expected in the next 90 days and 12 "
+                    "months if alive (dbt multiplies them by P(alive)).",
+                ),
+            )
         ],
         check_specs=[
             AssetCheckSpec(

@@ -110,6 +110,20 @@ scored as (
 
 {%- endif %}
 
+judged as (
+    select
+        *,
+        -- Held gone: P(alive) (as shown, to 6 places) below the threshold, and no order in
+        -- the short lapse window (the model may rate a drop-out likely right after any
+        -- purchase; nobody who just ordered is called gone).
+        coalesce(
+            cast(p_alive as decimal(10, 6)) < {{ var('churn_p_alive_threshold') }}
+                and big_t - t_x > {{ var('lapse_days_short') }},
+            false
+        ) as is_predicted_gone
+    from scored
+),
+
 final as (
     select
         email,
@@ -118,14 +132,7 @@ final as (
         t_x as first_to_last_purchase_days,
         big_t as days_since_first_purchase,
         cast(p_alive as decimal(10, 6)) as p_alive,
-        -- Held gone: P(alive) below the threshold, and no order in the short lapse window
-        -- (the model may rate a drop-out likely right after any purchase; nobody who just
-        -- ordered is called gone).
-        coalesce(
-            cast(p_alive as decimal(10, 6)) < {{ var('churn_p_alive_threshold') }}
-                and big_t - t_x > {{ var('lapse_days_short') }},
-            false
-        ) as is_predicted_gone,
+        is_predicted_gone,
         cast(1 - p_alive as decimal(10, 6)) as churn_probability,
         case
             when p_alive is null then null
@@ -136,9 +143,8 @@ final as (
         cast(p_alive * orders_90d_if_alive as decimal(12, 4)) as expected_orders_90d,
         cast(p_alive * orders_365d_if_alive as decimal(12, 4)) as expected_orders_365d,
         -- A customer still buying orders at their estimated rate: (r + x) / (alpha + T) a
-        -- day. None for those the model holds gone.
-        case when cast(p_alive as decimal(10, 6)) >= {{ var('churn_p_alive_threshold') }}
-            or big_t - t_x <= {{ var('lapse_days_short') }} then
+        -- day. None without a prediction, or for those the model holds gone.
+        case when p_alive is not null and not is_predicted_gone then
             cast({{ dbt.dateadd('day', 'cast(ceil((alpha + big_t) / (r + x)) as integer)',
                 run_date()) }} as date)
         end as expected_next_order_date,
@@ -148,7 +154,7 @@ final as (
         model_run_date,
         params_id,
         prediction_status
-    from scored
+    from judged
 )
 
 select * from final
