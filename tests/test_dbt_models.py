@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -207,6 +208,30 @@ def test_without_a_run_date_dbt_computes_as_of_the_shops_today(tmp_path: Path) -
     )
     [row] = json.loads(done.stdout)["show"]
     assert dt.date.fromisoformat(row["run_date"][:10]) in {before, shop_today(zone)}
+
+
+@pytest.mark.slow
+def test_dbt_waits_for_a_warehouse_another_process_holds(tmp_path: Path) -> None:
+    """dbt started while another process holds the file (a step, a reader on the warehouse)
+    retries (profiles.yml `retries`) and runs once the file is free, instead of failing.
+    The file is held longer than dbt takes to parse the project, so dbt meets the lock."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    hold = (
+        "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
+        "print('held', flush=True); time.sleep(15)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(warehouse)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "held"
+    done = _dbt(
+        ["--quiet", "show", "--inline", "select 42 as answer", "--output", "json"],
+        warehouse,
+        tmp_path / "target",
+    )
+    assert holder.poll() is not None, "dbt ran while the other process still held the file"
+    assert json.loads(done.stdout)["show"] == [{"answer": 42}]
 
 
 INCREMENTAL_MODELS = ("stg_sendgrid__email_events", "email_engagement", "suppressions")

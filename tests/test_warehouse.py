@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -50,3 +51,27 @@ def test_a_step_waits_for_the_other_writer_to_finish(tmp_path: Path) -> None:
         assert con.execute("select 42").fetchall() == [(42,)]
     assert time.monotonic() - started >= 1.0
     holder.wait()
+
+
+def test_a_waiting_step_says_which_process_holds_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    holder = _hold_lock(path, 2.5)
+    lines: list[str] = []
+    log = logging.getLogger("test_warehouse_wait")
+    log.addHandler(_ListHandler(lines))
+    log.setLevel(logging.INFO)
+    DuckDBWarehouse(path=str(path), lock_timeout_seconds=30).wait_until_free(log)
+    holder.wait()
+    assert lines, "no line while waiting"
+    assert all(f"waiting for the warehouse, held by PID {holder.pid}" in line for line in lines)
+    # One line every WAIT_REPORT_SECONDS, not one per attempt.
+    assert len(lines) == 1
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())

@@ -191,6 +191,9 @@ def _build_dbt_step(
         run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
         args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse)
+        # dbt opens the file itself: wait (and say so) while another process holds it; the
+        # profile's retries cover the moment between this check and dbt's connection.
+        warehouse.wait_until_free(context.log)
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
         events = list(_events_with_progress(invocation, context))
