@@ -2,7 +2,9 @@
 
 `lifecycle demo` generates the sample shop if the landing folder has none, then runs the
 daily refresh over every landing day in one run (ingestion backfills in a single run), with
-its records in DAGSTER_HOME so that the Dagster UI shows them afterwards.
+its records in DAGSTER_HOME so that the Dagster UI shows them afterwards. Dagster, dbt and
+the project's modules are imported by the command that needs them, so `--help` and a
+mistyped option answer at once.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from orchestration.ingest import SOURCES
-from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.resources import LandingZone
-from orchestration.sample import SampleParams, SampleParamsError, generate_sample_shop
-from orchestration.sample.shop import MANIFEST_NAME
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.sample.params import SampleParams, SampleParamsError
+
+if TYPE_CHECKING:
+    from orchestration.settings import Settings
 
 # A run over a range of days records, by default, one "planned" event per asset and day
 # before its first step: 5,900 events and 100 s for a two-year backfill on the default SQLite
@@ -33,6 +34,8 @@ PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 def prepare_dagster_home() -> Path:
     """Use DAGSTER_HOME, or the project's `.dagster`, with the project's instance settings,
     and hand it to Dagster (which reads it from this process's environment)."""
+    from orchestration.settings import PROJECT_ROOT, Settings
+
     home = Settings.from_env().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
@@ -44,6 +47,10 @@ def prepare_dagster_home() -> Path:
 
 def landing_days(settings: Settings) -> tuple[dt.date, dt.date] | None:
     """The first and last landing day: from the sample manifest, else from the folders."""
+    from orchestration.ingest import SOURCES
+    from orchestration.resources import LandingZone
+    from orchestration.sample.shop import MANIFEST_NAME
+
     manifest = settings.landing_dir / MANIFEST_NAME
     if manifest.exists():
         data = json.loads(manifest.read_text())
@@ -58,6 +65,7 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
     from dagster import DagsterInstance
 
     from orchestration.dbt_project import prepare_manifest
+    from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     print("parsing the dbt project ...", flush=True)
     prepare_manifest()
@@ -111,6 +119,9 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from orchestration.sample import generate_sample_shop
+    from orchestration.settings import Settings
+
     settings = Settings.from_env()
     prepare_dagster_home()
     days = None if args.fresh or args.bad_day else landing_days(settings)
@@ -139,13 +150,40 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def landing_problem(settings: Settings) -> str | None:
+    """Why the landing folder cannot be run on (missing, or no landing day in it), or None."""
+    folder = settings.landing_dir
+    if not folder.is_dir():
+        return (
+            f"the landing folder {folder} does not exist; set LIFECYCLE_LANDING_DIR to the "
+            "folder that holds orders/, checkouts/, email_events/ and contacts/ "
+            "(or run `lifecycle demo` to generate the sample shop there)"
+        )
+    if landing_days(settings) is None:
+        return (
+            f"the landing folder {folder} (LIFECYCLE_LANDING_DIR) has no landing day: "
+            "expected files in <source>/day=YYYY-MM-DD/ folders, e.g. orders/day=2025-06-30/"
+        )
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    from orchestration.settings import Settings
+
+    if args.start > args.end:
+        print(f"lifecycle run: --start {args.start} is after --end {args.end}", file=sys.stderr)
+        return 2
+    problem = landing_problem(Settings.from_env())
+    if problem:
+        print(f"lifecycle run: {problem}", file=sys.stderr)
+        return 2
     prepare_dagster_home()
     return 0 if run_daily_refresh(args.start, args.end) else 1
 
 
 def _bench(args: argparse.Namespace) -> int:
     from orchestration.bench.pipeline import RESULTS_DIR, run_bench
+    from orchestration.settings import Settings
 
     workdir = args.workdir or Settings.from_env().data_dir / "bench"
     ok = True
@@ -157,6 +195,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from orchestration.settings import PROJECT_ROOT
+
     prepare_dagster_home()
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
@@ -184,6 +224,8 @@ def _sql(args: argparse.Namespace) -> int:
     """A query on the serving file, read-only: what a BI tool sees."""
     import duckdb
 
+    from orchestration.settings import Settings
+
     path = Settings.from_env().serving_path
     if not path.exists():
         print(
@@ -203,22 +245,52 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> dt.date:
+    """An option's date, or a message saying the format."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2025-06-30"
+        ) from None
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, e.g. 5000") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lifecycle", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate the sample shop if needed, run everything")
-    demo.add_argument("--customers", type=int, default=SampleParams().customers)
-    demo.add_argument("--days", type=int, default=SampleParams().days)
+    defaults = SampleParams()
+    demo.add_argument(
+        "--customers", type=_count, default=defaults.customers, metavar="N",
+        help=f"customers of a generated sample shop (default {defaults.customers:,})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--days", type=_count, default=defaults.days, metavar="N",
+        help=f"days of history of a generated sample shop (default {defaults.days})",
+    )  # fmt: skip
     demo.add_argument("--fresh", action="store_true", help="regenerate the sample shop first")
     demo.add_argument(
         "--bad-day",
-        type=dt.date.fromisoformat,
+        type=_date,
+        metavar="YYYY-MM-DD",
         help="regenerate the shop with this day's exports broken: its quality gate fails",
     )
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="run the daily refresh over a range of days")
-    run.add_argument("--start", type=dt.date.fromisoformat, required=True)
-    run.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    run.add_argument(
+        "--start", type=_date, required=True, metavar="YYYY-MM-DD", help="the first day to run"
+    )
+    run.add_argument(
+        "--end", type=_date, required=True, metavar="YYYY-MM-DD",
+        help="the last day to run (the run date of the marts and audiences)",
+    )  # fmt: skip
     run.set_defaults(handler=_run)
     bench = sub.add_parser(
         "bench", help="time a full rebuild and a new day of a sample shop, stage by stage"
@@ -242,18 +314,28 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--amount-column", help="the spend: also fits Gamma-Gamma to it")
     fit.add_argument("--date-format", help="strptime format, e.g. %%Y%%m%%d (default ISO)")
     fit.add_argument("--time-unit", choices=["days", "weeks"], default="weeks")
-    fit.add_argument("--calibration-end", type=dt.date.fromisoformat, required=True)
-    fit.add_argument("--observation-end", type=dt.date.fromisoformat)
+    fit.add_argument(
+        "--calibration-end", type=_date, required=True, metavar="YYYY-MM-DD",
+        help="the last day the model is fitted on",
+    )  # fmt: skip
+    fit.add_argument(
+        "--observation-end", type=_date, metavar="YYYY-MM-DD",
+        help="the last day of the holdout the fit is checked against (optional)",
+    )  # fmt: skip
     fit.set_defaults(handler=_clv_fit)
     sql = sub.add_parser("sql", help="query the serving file (read-only), as a BI tool would")
     sql.add_argument(
         "query",
         help='e.g. "select lifecycle_stage, count(*) from marts.customer_lifecycle group by all"',
     )
-    sql.add_argument("--max-rows", type=int, default=40, help="rows shown at most (default 40)")
+    sql.add_argument(
+        "--max-rows", type=_count, default=40, metavar="N", help="rows shown at most (default 40)"
+    )
     sql.set_defaults(handler=_sql)
     dev = sub.add_parser("dev", help="open the Dagster UI on this project")
-    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument(
+        "--port", type=_count, default=3000, metavar="N", help="the UI's port (default 3000)"
+    )
     dev.set_defaults(handler=_dev)
     args = parser.parse_args(argv)
     return args.handler(args)
