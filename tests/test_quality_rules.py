@@ -406,3 +406,29 @@ def test_a_bad_day_in_a_chunk_of_many_holds_only_itself(
     )
     held = con.execute("select partition_date from quality.held_partitions").fetchall()
     assert held == [(days[1],)]
+
+
+def test_only_differing_copies_of_the_newest_version_conflict(
+    tmp_path: Path, small_shop: SampleSummary
+) -> None:
+    """Copies of an older version that differ are superseded, not a conflict; copies of the
+    newest that differ are all quarantined, and the key's latest version before them loads."""
+    base = {"email": "ann@example.com", "sg_message_id": "m-1", "timestamp": 1709629200}
+    older_differ = [{**base, "sg_event_id": "ev-3", "event": e} for e in ("open", "click")] + [
+        {**base, "sg_event_id": "ev-3", "event": "delivered", "timestamp": 1709629300}
+    ]
+    newest_differ = [{**base, "sg_event_id": "ev-4", "event": "delivered"}] + [
+        {**base, "sg_event_id": "ev-4", "event": e, "timestamp": 1709629300}
+        for e in ("open", "click")
+    ]
+    con, result = _load(tmp_path, EMAIL_EVENTS, [*older_differ, *newest_differ])
+    loaded = con.execute("select sg_event_id, event from raw.email_events order by 1").fetchall()
+    assert loaded == [("ev-3", "delivered"), ("ev-4", "delivered")]
+    rules = con.execute(
+        "select record_key, rule, record ->> 'event' from quarantine.email_events order by all"
+    ).fetchall()
+    assert rules == [
+        ("ev-4", "conflicting_duplicate", "click"),
+        ("ev-4", "conflicting_duplicate", "open"),
+    ]
+    assert (result.rows_read, result.rows_quarantined, result.duplicates_dropped) == (6, 2, 2)

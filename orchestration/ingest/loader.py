@@ -235,19 +235,17 @@ def _load_batch(
     )
     root_prefix = str(landing_root.resolve()).rstrip("/") + "/"
     select_columns = ", ".join(f'r."{c}"' for c in spec.columns)
+    read_sql = f"""
+        select
+            {select_columns},
+            f.day as _partition_date,
+            replace(r._file, '{root_prefix.replace("'", "''")}', '') as _source_file,
+            row_number() over () as _row,
+        from {reader_sql(spec, headers, list(files))} r
+        join batch_files f on f.path = r._file
+    """
     try:
-        con.execute(
-            f"""
-            create or replace temp table batch_read as
-            select
-                {select_columns},
-                f.day as _partition_date,
-                replace(r._file, '{root_prefix.replace("'", "''")}', '') as _source_file,
-                row_number() over () as _row,
-            from {reader_sql(spec, headers, list(files))} r
-            join batch_files f on f.path = r._file
-            """
-        )
+        flag_batch(con, spec, thresholds, read_sql)
     except duckdb.OutOfMemoryException as exc:
         # A limit of the machine, not of the files: reading them one by one to find a culprit
         # would only blame an innocent file.
@@ -257,23 +255,23 @@ def _load_batch(
         # Not chained: DuckDB's message quotes the record (an address, a name) it choked on.
         raise explain_failure(spec, files, landing_root, exc) from None
 
-    flag_batch(con, spec, thresholds)
+    # The copy of each key and day that loads: the latest version, then the later file, then
+    # the later line. Ranked on the few columns that decide it (a narrow sort), then taken.
     con.execute(
         f"""
         create or replace temp table batch as
-        select * exclude (_rank, _row, _key, _rule),
+        select * exclude (_row, _key, _version, _rule),
             '{batch_id}' as _batch_id,
             current_timestamp as _loaded_at,
-        from (
-            select *,
-                row_number() over (
-                    partition by _partition_date, _key
-                    order by {spec.latest} desc nulls last, _source_file desc, _row desc
-                ) as _rank,
-            from batch_checked
+        from batch_checked
+        where _rule is null and _row in (
+            select _row from batch_checked
             where _rule is null
+            qualify row_number() over (
+                partition by _partition_date, _key
+                order by _version desc nulls last, _source_file desc, _row desc
+            ) = 1
         )
-        where _rank = 1
         """
     )
     rows_read, quarantined = con.execute(
@@ -308,7 +306,8 @@ def _load_batch(
         con.execute("rollback")
         raise
     finally:
-        for temp in ("batch_read", "batch_checked", "batch", "batch_files"):
+        con.execute("drop view if exists batch_checked")
+        for temp in ("batch_ruled", "batch_conflicts", "batch", "batch_files"):
             con.execute(f"drop table if exists {temp}")
     return dataclasses.replace(
         arrived,

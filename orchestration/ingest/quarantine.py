@@ -59,46 +59,66 @@ def ensure_quarantine_tables(con: duckdb.DuckDBPyConnection, source: str) -> Non
 
 
 def flag_batch(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, thresholds: QualityThresholds
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, thresholds: QualityThresholds, read_sql: str
 ) -> None:
-    """`batch_read` -> `batch_checked` with `_rule` (NULL for a good row) and `_key`.
+    """The rows `read_sql` reads -> `batch_checked`, each with `_rule` (NULL for a good row),
+    `_key` and `_version`.
 
     Besides the source's row rules, copies of one key and version within a day whose contents
     differ are all flagged: which one is true cannot be known, and loading either would hide
-    the conflict.
+    the conflict. The rows are read and judged in one statement into `batch_ruled`, the one
+    copy of the batch; such conflicts are rare, so they are found by grouping (no sort of the
+    batch) and `batch_checked` is a view joining the few found to the rows.
     """
     content = ", ".join(f'"{c}"' for c in spec.columns)
     con.execute(
         f"""
-        create or replace temp table batch_checked as
-        with ruled as (
-            select *,
-                {spec.key} as _key,
-                {spec.latest} as _version,
-                hash({content}) as _content,
-                {rule_case_sql(row_rules(spec.name, thresholds))} as _broken,
-            from batch_read
+        create or replace temp table batch_ruled as
+        select *,
+            {spec.key} as _key,
+            {spec.latest} as _version,
+            hash({content}) as _content,
+            {rule_case_sql(row_rules(spec.name, thresholds))} as _broken,
+        from ({read_sql})
+        """
+    )
+    # Only good rows can conflict (a corrupt copy is quarantined for what broke it), and only
+    # copies of the newest version of their key count.
+    con.execute(
+        """
+        create or replace temp table batch_conflicts as
+        with differing as (
+            select _partition_date, _key, _version
+            from batch_ruled
+            where _broken is null and _key is not null
+            group by all
+            having min(_content) <> max(_content)
         ),
-        -- Only good rows can conflict: a corrupt copy is quarantined for what broke it.
         newest as (
-            select *,
-                max(_version) over same_key as _newest,
-                min(_content) over same_version <> max(_content) over same_version as _differs,
-            from ruled
+            select _partition_date, _key, max(_version) as _newest
+            from batch_ruled
             where _broken is null
-            window
-                same_key as (partition by _partition_date, _key),
-                same_version as (partition by _partition_date, _key, _version)
+                and (_partition_date, _key) in (select (_partition_date, _key) from differing)
+            group by all
         )
-        select r.* exclude (_version, _content, _broken),
+        select d.* from differing d
+        join newest n using (_partition_date, _key)
+        where d._version is not distinct from n._newest
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp view batch_checked as
+        select r.* exclude (_content, _broken),
             coalesce(
-                r._broken,
-                case when r._key is not null and n._differs
-                    and r._version is not distinct from n._newest
-                    then '{CONFLICTING_DUPLICATE}' end
+                r._broken, case when c._key is not null then '{CONFLICTING_DUPLICATE}' end
             ) as _rule,
-        from ruled r
-        left join newest n using (_row)
+        from batch_ruled r
+        left join batch_conflicts c
+            on r._broken is null
+            and c._partition_date = r._partition_date
+            and c._key = r._key
+            and c._version is not distinct from r._version
         """
     )
 
