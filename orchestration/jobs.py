@@ -7,12 +7,12 @@ DuckDB has one writer.
 import functools
 import operator
 
-from dagster import AssetKey, AssetsDefinition, AssetSelection, define_asset_job
+from dagster import AssetsDefinition, AssetSelection, define_asset_job
 from dagster_dbt import build_dbt_asset_selection
 
 from orchestration.assets.audiences import INTRADAY_TAG, AudienceSpec
 from orchestration.assets.ingest import raw_asset_key
-from orchestration.assets.publish import OPT_OUTS_KEY
+from orchestration.assets.publish import OPT_OUTS_KEY, publish_key
 from orchestration.assets.serve import SERVE_KEY
 from orchestration.ingest.sources import CHECKOUTS
 
@@ -37,7 +37,7 @@ def build_cart_job(dbt_assets: list[AssetsDefinition], specs: list[AudienceSpec]
     landing file's, say) leaves every published list within 15 minutes, not a day later."""
     checkouts = [raw_asset_key(table.name) for table in CHECKOUTS.tables]
     cart = [s for s in specs if s.intraday]
-    publish = [AssetKey(["publish", s.name]) for s in cart]
+    publish = [publish_key(s.name) for s in cart]
     # The audiences again by key: a dbt selection leaves out their audience_gate checks.
     audiences = [s.key for s in cart]
     intraday = f"tag:{INTRADAY_TAG}"

@@ -16,6 +16,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from orchestration.assets.audiences import audience_specs
+from orchestration.assets.publish import LIST_PREFIX
 from orchestration.audiences.gate import run_audience_gate
 from orchestration.dbt_project import load_manifest, project_var
 from orchestration.publish.funnel import NOT_MAILABLE
@@ -59,13 +60,13 @@ def _run_second_day(base_run: BaseRun, data: Path):
         result = job.execute_in_process(instance=instance, partition_key=DAY_2.isoformat())
         assert result.success
         published = {
-            (key.split("/")[-1], base_run.run_id): metadata
+            (key.split("/")[-1].removeprefix(LIST_PREFIX), base_run.run_id): metadata
             for key, metadata in base_run.metadata.items()
             if key.startswith("publish/")
         }
         published.update(
             {
-                (e.asset_key.path[-1], result.run_id): (
+                (e.asset_key.path[-1].removeprefix(LIST_PREFIX), result.run_id): (
                     e.step_materialization_data.materialization.metadata
                 )
                 for e in result.get_asset_materialization_events()

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance
 
+from orchestration.assets.publish import publish_key, published_audience
 from tests.conftest import BASE_END, BaseRun, point_settings_at
 from tests.runs import reload_definitions, run_day
 
@@ -133,7 +134,7 @@ def _run(data: Path, landing: Path):
         # The nightly run of an older day builds the cart steps as of that day's end: older
         # than what the cart job sent, so it must not be published over it.
         # (Only what the cart steps' publishing is built from: the rest is not the point.)
-        cart_publishes = [AssetKey(["publish", name]) for name in CART_AUDIENCES]
+        cart_publishes = [publish_key(name) for name in CART_AUDIENCES]
         runs["daily"] = run_day(module, instance, BASE_END, upstream_of=cart_publishes)
         assert runs["daily"].success
         state_after_daily = _state(warehouse)
@@ -274,7 +275,7 @@ def test_an_older_daily_build_is_not_published_over_the_cart_jobs_state(cart_run
     skipped = {
         e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata["skipped"].value
         for e in result.get_asset_materialization_events()
-        if e.asset_key.path[0] == "publish" and e.asset_key.path[-1] in CART_AUDIENCES
+        if published_audience(e.asset_key) in CART_AUDIENCES
     }
     assert set(skipped) == set(CART_AUDIENCES)
     assert all("before the state" in reason for reason in skipped.values()), skipped

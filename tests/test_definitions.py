@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from orchestration.assets.dbt import dbt_build_args, group_for_node, progress_line, run_date_for
+from orchestration.assets.publish import published_audience
 from orchestration.dbt_project import dbt_project
 from orchestration.resources import DuckDBWarehouse
 from orchestration.settings import PROJECT_ROOT
@@ -76,12 +77,12 @@ EXPECTED_GROUPS = {
     "audiences/aud_vip": "audiences",
     "audiences/aud_vip_churn_risk": "audiences",
     "audiences/aud_win_back": "audiences",
-    **{f"publish/{a}": "publish" for a in AUDIENCES},
+    **{f"publish/list_{a}": "publish" for a in AUDIENCES},
     "publish/frequency_caps": "publish",
     "publish/audience_entries": "publish",
     "publish/opt_out_removals": "publish",
     "publish/member_failures": "publish",
-    "marts/holdout_results": "marts",
+    "marts/holdout_results": "measurement",
     "serve/serving_file": "serve",
 }
 
@@ -278,6 +279,8 @@ def test_dbt_folders_become_groups() -> None:
         group_for_node({"resource_type": "seed", "fqn": ["lifecycle", "rfm_segments"]})
         == "reference"
     )
+    readout = {"resource_type": "model", "fqn": ["lifecycle", "marts", "x"], "tags": ["readout"]}
+    assert group_for_node(readout) == "measurement"
 
 
 def test_a_failed_audience_gate_holds_back_only_its_own_publish(defs: Definitions) -> None:
@@ -287,10 +290,11 @@ def test_a_failed_audience_gate_holds_back_only_its_own_publish(defs: Definition
     graph = defs.resolve_asset_graph()
     audiences = {k for k in graph.get_all_asset_keys() if k.path[-1] in AUDIENCES}
     for key in graph.get_all_asset_keys():
-        if key.path[0] != "publish" or key.path[-1] not in AUDIENCES:
+        audience = published_audience(key)
+        if audience is None:
             continue
         upstream = graph.get_ancestor_asset_keys(key)
-        assert {k for k in upstream if k in audiences} == {AssetKey(["audiences", key.path[-1]])}
+        assert {k for k in upstream if k in audiences} == {AssetKey(["audiences", audience])}
     caps = graph.get(AssetKey(["publish", "frequency_caps"]))
     assert AssetKey(["marts", "customer_lifecycle"]) in caps.parent_keys
 

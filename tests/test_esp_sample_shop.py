@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 from esp_emulators.base import Faults
 from esp_emulators.klaviyo import KlaviyoEmulator
 from orchestration.assets.audiences import audience_specs
-from orchestration.assets.publish import sync_settings
+from orchestration.assets.publish import published_audience, sync_settings
 from orchestration.dbt_project import load_manifest
 from orchestration.publish.engine import sync_audience
 from orchestration.resources.build import build_resources
@@ -79,7 +79,7 @@ def test_switching_the_pipeline_to_klaviyo_is_one_variable_and_the_key(on_klaviy
     published = {
         e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
         for e in result.get_asset_materialization_events()
-        if e.asset_key.path[0] == "publish" and e.asset_key.path[-1] in AUDIENCES
+        if published_audience(e.asset_key) in AUDIENCES
     }
     assert set(published) == set(AUDIENCES)
     assert {m["target"].value for m in published.values()} == {"klaviyo"}

@@ -45,9 +45,13 @@ FOLDER_GROUPS = {
 
 
 def group_for_node(node: Mapping[str, Any]) -> str:
-    """The Dagster group of a dbt node: its folder under models/, or `reference` for seeds."""
+    """The Dagster group of a dbt node: its folder under models/, `reference` for seeds, and
+    `measurement` for the read-outs (tag `readout`), which are built after publishing from
+    what it recorded: in `marts` the lineage would read publish -> marts."""
     if node.get("resource_type") == "seed":
         return "reference"
+    if READOUT_TAG in node.get("tags", []):
+        return "measurement"
     fqn = node.get("fqn", [])
     folder = fqn[1] if len(fqn) > 2 else ""
     return FOLDER_GROUPS.get(folder, "marts")

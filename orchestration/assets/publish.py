@@ -129,9 +129,26 @@ def sync_settings(spec: AudienceSpec, target: PublishTarget) -> SyncSettings:
     )
 
 
+# A publish asset is the ESP list of its audience: `publish/list_aud_vip`, so the lineage
+# never shows two assets both labelled `aud_vip`.
+LIST_PREFIX = "list_"
+
+
+def publish_key(audience: str) -> AssetKey:
+    """The key of the asset that syncs `audience` to the target's list."""
+    return AssetKey(["publish", f"{LIST_PREFIX}{audience}"])
+
+
+def published_audience(key: AssetKey) -> str | None:
+    """The audience a publish asset syncs, or None for another asset."""
+    if key.path[0] != "publish" or not key.path[-1].startswith(LIST_PREFIX):
+        return None
+    return key.path[-1].removeprefix(LIST_PREFIX)
+
+
 def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
     @asset(
-        key=AssetKey(["publish", spec.name]),
+        key=publish_key(spec.name),
         deps=[spec.key, CAPS_KEY] if spec.frequency_capped else [spec.key],
         group_name="publish",
         pool=WAREHOUSE_POOL,
