@@ -19,6 +19,7 @@ from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
 from orchestration.schedules import build_cart_schedule, build_daily_schedule
+from orchestration.sensors import build_failure_sensor, build_landing_sensor
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
@@ -52,6 +53,16 @@ defs = Definitions(
     schedules=[
         build_daily_schedule(daily_refresh, settings.timezone),
         build_cart_schedule(cart_job, settings.timezone),
+    ],
+    sensors=[
+        build_landing_sensor(
+            daily_refresh,
+            settings.timezone,
+            settings.partitions_start,
+            settings.landing_sensor_lookback_days,
+            settings.landing_settle_seconds,
+        ),
+        build_failure_sensor([daily_refresh, cart_job]),
     ],
     resources=build_resources(settings),
 )

@@ -53,6 +53,11 @@ class Settings:
     frequency_cap_window_days: int
     publish_max_change_share: float  # an audience's meta.audience.max_change_share overrides
     publish_min_change_rows: int  # an audience's meta.audience.min_change_rows overrides
+    alerts_path: Path  # every failed run, one JSON line each
+    slack_channel: str  # with LIFECYCLE_SLACK_TOKEN in the environment: failed runs posted
+    slack_base_url: str
+    landing_sensor_lookback_days: int  # the landing sensor looks at this many recent days
+    landing_settle_seconds: float  # and runs a day once its files are unchanged this long
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +115,13 @@ class Settings:
             frequency_cap_window_days=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS", 7),
             publish_max_change_share=_number(env, "LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE", 0.5),
             publish_min_change_rows=_positive_int(env, "LIFECYCLE_PUBLISH_MIN_CHANGE_ROWS", 100),
+            alerts_path=Path(env.get("LIFECYCLE_ALERTS_PATH") or data_dir / "alerts.jsonl"),
+            slack_channel=(env.get("LIFECYCLE_SLACK_CHANNEL") or "").strip(),
+            slack_base_url=env.get("LIFECYCLE_SLACK_BASE_URL") or "https://slack.com/api/",
+            landing_sensor_lookback_days=_positive_int(
+                env, "LIFECYCLE_LANDING_SENSOR_LOOKBACK_DAYS", 14
+            ),
+            landing_settle_seconds=_number(env, "LIFECYCLE_LANDING_SETTLE_SECONDS", 120.0, 0.0),
         )
 
 

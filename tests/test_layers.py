@@ -39,7 +39,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "serve": ("orchestration.serve",),
     "resources": ("orchestration.resources",),
     "assets": ("orchestration.assets",),
-    "jobs": ("orchestration.jobs", "orchestration.schedules"),
+    "jobs": ("orchestration.jobs", "orchestration.schedules", "orchestration.sensors"),
     "app": (
         "orchestration.definitions",
         "orchestration.cli",

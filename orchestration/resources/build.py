@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
+from dagster import EnvVar
+
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.resources.alerts import AlertSinks
 from orchestration.resources.dbt_cli import LifecycleDbtCli
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.serving import ServingTarget
 from orchestration.resources.warehouse import DuckDBWarehouse
 from orchestration.settings import Settings
+
+
+def _secret(name: str) -> EnvVar | str:
+    """A secret from the environment as an EnvVar (the UI shows its name, never its value),
+    or "" when it is not set."""
+    return EnvVar(name) if os.environ.get(name) else ""
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -42,6 +53,13 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "serving": ServingTarget(
             path=str(settings.serving_path),
             parquet_dir=str(settings.serving_parquet_dir or ""),
+        ),
+        "alerts": AlertSinks(
+            path=str(settings.alerts_path),
+            webhook_url=_secret("LIFECYCLE_ALERT_WEBHOOK_URL"),
+            slack_token=_secret("LIFECYCLE_SLACK_TOKEN"),
+            slack_channel=settings.slack_channel,
+            slack_base_url=settings.slack_base_url,
         ),
         "dbt": LifecycleDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
