@@ -26,7 +26,9 @@ settings = Settings.from_env()
 partitions = daily_partitions(settings)
 manifest = load_manifest()
 audiences = audience_specs(manifest)
-dbt_models, dbt_predicted, dbt_readouts = build_dbt_assets(manifest, settings.timezone)
+dbt_models, dbt_predicted, dbt_readouts = build_dbt_assets(
+    manifest, settings.timezone, settings.marts_fresh_within_hours
+)
 dbt_steps = [dbt_models, dbt_predicted, dbt_readouts]
 serve = build_serve_asset(
     served_keys(k for step in dbt_steps for k in step.keys), settings.timezone

@@ -53,6 +53,8 @@ class Settings:
     frequency_cap_window_days: int
     publish_max_change_share: float  # an audience's meta.audience.max_change_share overrides
     publish_min_change_rows: int  # an audience's meta.audience.min_change_rows overrides
+    publish_max_failed_share: float  # a sync's refused members above this share: check warns
+    marts_fresh_within_hours: float  # the marts' freshness policy: overdue past this age
     alerts_path: Path  # every failed run, one JSON line each
     slack_channel: str  # with LIFECYCLE_SLACK_TOKEN in the environment: failed runs posted
     slack_base_url: str
@@ -115,6 +117,8 @@ class Settings:
             frequency_cap_window_days=_positive_int(env, "LIFECYCLE_FREQUENCY_CAP_WINDOW_DAYS", 7),
             publish_max_change_share=_number(env, "LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE", 0.5),
             publish_min_change_rows=_positive_int(env, "LIFECYCLE_PUBLISH_MIN_CHANGE_ROWS", 100),
+            publish_max_failed_share=_number(env, "LIFECYCLE_PUBLISH_MAX_FAILED_SHARE", 0.01, 0.0),
+            marts_fresh_within_hours=_number(env, "LIFECYCLE_MARTS_FRESH_WITHIN_HOURS", 30.0),
             alerts_path=Path(env.get("LIFECYCLE_ALERTS_PATH") or data_dir / "alerts.jsonl"),
             slack_channel=(env.get("LIFECYCLE_SLACK_CHANNEL") or "").strip(),
             slack_base_url=env.get("LIFECYCLE_SLACK_BASE_URL") or "https://slack.com/api/",

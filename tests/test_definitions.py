@@ -154,6 +154,11 @@ def test_dbt_tests_are_blocking_asset_checks(defs: Definitions) -> None:
     # The churn model's fit is refused by a blocking check; its backtest only warns.
     assert checks.pop(("predictions/clv_fits", "fit_is_sound")).blocking
     assert not checks.pop(("predictions/clv_fits", "backtest")).blocking
+    # Each publish asset's own checks report on a sync that has happened: they warn.
+    published = [k for k in checks if k[0].startswith("publish/list_")]
+    assert {name for _, name in published} == {"list_in_sync", "member_failures_within_threshold"}
+    assert len(published) == 2 * len(AUDIENCES)
+    assert not any(checks.pop(k).blocking for k in published)
     assert all(c.blocking for c in checks.values())  # every test here has error severity
 
 
@@ -316,3 +321,17 @@ def test_loading_the_code_location_reads_the_manifest_once(
     monkeypatch.setattr(io, "open", counting_open)
     reload_definitions()
     assert opened == [manifest]
+
+
+def test_the_marts_audiences_and_read_outs_say_when_they_are_overdue(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    policies = {
+        k.to_user_string(): graph.get(k).freshness_policy for k in graph.get_all_asset_keys()
+    }
+    for key, group in EXPECTED_GROUPS.items():
+        if group in ("marts", "audiences", "measurement"):
+            policy = policies[key]
+            assert policy is not None, key
+            assert policy.fail_window.to_timedelta() == dt.timedelta(hours=30), key
+        elif group in ("ingest", "staging", "intermediate"):
+            assert policies[key] is None, key

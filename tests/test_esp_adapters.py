@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from esp_emulators.base import Faults
+from orchestration.assets.publish_checks import publish_check_results
 from orchestration.publish.adapters import SUPPRESSING_STATUSES, esp_status
 from orchestration.publish.http import ApiError, RetryPolicy
 from orchestration.publish.klaviyo import klaviyo_client
@@ -51,6 +52,10 @@ def test_a_full_sync_fills_the_list_and_the_next_sends_only_the_diff(
                 con.execute("select email, reason from publish.member_failures").fetchall()
             )
             state = {e for (e,) in con.execute("select email from publish.member_state").fetchall()}
+            in_sync, within = publish_check_results(con, report, max_failed_share=0.01)
+        # 2 refused of 1,349 sent: 0.15%, within 1%; the list is 2 short of the desired.
+        assert within.passed and not in_sync.passed
+        assert in_sync.description == f"1,347 members confirmed by {report.target}, 1,349 desired"
         assert set(failures) == refused and all(failures.values())
         # The ESP's words may quote the address (Klaviyo's and Mailchimp's do here): masked.
         assert not any(e in why for e in refused for why in failures.values())
@@ -102,6 +107,18 @@ def test_members_the_esp_will_not_mail_are_failed_with_its_status_never_publishe
         report = sync(path, esp.adapter(server), "run-1")
         assert _failures(path) == expected
         assert report.failed == 3 and report.confirmed == len(people) - 3
+        # The publish asset's checks on this sync: 3 of the desired never reached the list,
+        # 3 of the members sent were refused (above 1%, within 50%).
+        desired = len(_treatment(people))
+        with duckdb.connect(str(path)) as con:
+            in_sync, failures = publish_check_results(con, report, max_failed_share=0.01)
+            _, tolerated = publish_check_results(con, report, max_failed_share=0.5)
+        assert not in_sync.passed
+        assert in_sync.metadata["confirmed_members"].value == desired - 3
+        assert in_sync.metadata["desired_members"].value == desired
+        assert not failures.passed and tolerated.passed
+        assert failures.metadata["failed_members"].value == 3
+        assert failures.metadata["sent_members"].value == desired
         assert esp.members(server) == _treatment(people) - set(expected)
         assert _published(path) == _treatment(people) - set(expected)
         # ... and after: a published member who unsubscribes there fails its next update.

@@ -6,7 +6,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Output
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    FreshnessPolicy,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -57,7 +64,19 @@ def group_for_node(node: Mapping[str, Any]) -> str:
     return FOLDER_GROUPS.get(folder, "marts")
 
 
+# The groups whose tables people read: a freshness policy says when they are overdue.
+FRESH_GROUPS = ("marts", "audiences", "measurement")
+
+
 class LifecycleDbtTranslator(DagsterDbtTranslator):
+    def __init__(
+        self,
+        settings: DagsterDbtTranslatorSettings | None = None,
+        fresh_within_hours: float | None = None,  # None: no freshness policy
+    ):
+        super().__init__(settings=settings)
+        self.fresh_within_hours = fresh_within_hours
+
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> AssetSpec:
@@ -65,7 +84,16 @@ class LifecycleDbtTranslator(DagsterDbtTranslator):
         node = manifest.get("nodes", {}).get(unique_id)
         if node is None:  # a source: keeps its raw/<table> key and the ingest group
             return spec
-        return spec.replace_attributes(group_name=group_for_node(node))
+        group = group_for_node(node)
+        if group not in FRESH_GROUPS or self.fresh_within_hours is None:
+            return spec.replace_attributes(group_name=group)
+        # Rebuilt once a day: warn when a day's run is late, fail past the setting.
+        fail = dt.timedelta(hours=self.fresh_within_hours)
+        warn = min(dt.timedelta(hours=25), fail * 0.9)
+        return spec.replace_attributes(
+            group_name=group,
+            freshness_policy=FreshnessPolicy.time_window(fail_window=fail, warn_window=warn),
+        )
 
 
 def run_date_for(tags: Mapping[str, str], today: dt.date) -> dt.date:
@@ -175,11 +203,13 @@ def _build_dbt_step(
     name: str,
     manifest: Mapping[str, Any],
     shop_timezone: str,
+    fresh_within_hours: float,
     select: str = "fqn:*",
     exclude: str | None = None,
 ) -> AssetsDefinition:
     translator = LifecycleDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True),
+        fresh_within_hours=fresh_within_hours,
     )
 
     @dbt_assets(
@@ -220,19 +250,25 @@ PREDICTIONS_MODEL = "customer_predictions"
 
 
 def build_dbt_assets(
-    manifest: Mapping[str, Any], shop_timezone: str
+    manifest: Mapping[str, Any], shop_timezone: str, fresh_within_hours: float
 ) -> tuple[AssetsDefinition, AssetsDefinition, AssetsDefinition]:
     """The dbt models in three steps: everything the churn model does not feed (orders,
     RFM, suppressions, ...); then the predictions and what uses them (churn, stages,
-    audiences); then the read-outs that need what publishing recorded (dbt tag `readout`)."""
+    audiences); then the read-outs that need what publishing recorded (dbt tag `readout`).
+    The marts, audiences and read-outs carry a freshness policy of `fresh_within_hours`."""
     readouts = f"tag:{READOUT_TAG}"
     predicted = f"{PREDICTIONS_MODEL}+"
+    hours = fresh_within_hours
     return (
         _build_dbt_step(
-            "lifecycle_dbt_models", manifest, shop_timezone, exclude=f"{predicted} {readouts}"
+            "lifecycle_dbt_models", manifest, shop_timezone, hours,
+            exclude=f"{predicted} {readouts}",
         ),
         _build_dbt_step(
-            "lifecycle_dbt_predicted", manifest, shop_timezone, select=predicted, exclude=readouts
+            "lifecycle_dbt_predicted", manifest, shop_timezone, hours,
+            select=predicted, exclude=readouts,
         ),
-        _build_dbt_step("lifecycle_dbt_readouts", manifest, shop_timezone, select=readouts),
-    )
+        _build_dbt_step(
+            "lifecycle_dbt_readouts", manifest, shop_timezone, hours, select=readouts
+        ),
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from dagster import (
 from orchestration.assets.audiences import AudienceSpec
 from orchestration.assets.dbt import run_date_of
 from orchestration.assets.ingest import consent_asset_key
+from orchestration.assets.publish_checks import publish_check_results, publish_check_specs
 from orchestration.ingest import SOURCES
 from orchestration.publish.caps import CAPPED_TABLE, compute_caps
 from orchestration.publish.engine import CircuitBreakerOpen, SyncReport, SyncSettings, sync_audience
@@ -149,6 +150,7 @@ def published_audience(key: AssetKey) -> str | None:
 def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
     @asset(
         key=publish_key(spec.name),
+        check_specs=publish_check_specs(publish_key(spec.name)),
         deps=[spec.key, CAPS_KEY] if spec.frequency_capped else [spec.key],
         group_name="publish",
         pool=WAREHOUSE_POOL,
@@ -169,9 +171,10 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
                 report = sync_audience(con, spec.name, adapter, context.run.run_id, settings)
             except CircuitBreakerOpen as exc:
                 raise Failure(description=str(exc)) from exc
+            checks = publish_check_results(con, report, publish_target.max_failed_share)
         if report.skipped:
             context.log.info(report.skipped)
-            return MaterializeResult(metadata=_metadata(report))
+            return MaterializeResult(metadata=_metadata(report), check_results=checks)
         context.log.info(
             f"{spec.name} -> {report.target}: +{report.adds} -{report.removes} "
             f"~{report.updates} in {report.batches} batches"
@@ -179,7 +182,7 @@ def build_publish_asset(spec: AudienceSpec) -> AssetsDefinition:
         )
         if report.funnel:
             context.log.info(f"{spec.name} funnel: {report.funnel.summary()}")
-        return MaterializeResult(metadata=_metadata(report))
+        return MaterializeResult(metadata=_metadata(report), check_results=checks)
 
     return _publish
 

@@ -49,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             frequency_cap_window_days=settings.frequency_cap_window_days,
             max_change_share=settings.publish_max_change_share,
             min_change_rows=settings.publish_min_change_rows,
+            max_failed_share=settings.publish_max_failed_share,
         ),
         "serving": ServingTarget(
             path=str(settings.serving_path),

@@ -77,6 +77,11 @@ class PublishTarget(ConfigurableResource):
         description="The circuit breaker: the largest share of a list one sync may change, "
         "unless the audience's meta sets its own (LIFECYCLE_PUBLISH_MAX_CHANGE_SHARE).",
     )
+    max_failed_share: float = Field(
+        default=0.01,
+        description="A sync whose target refuses more than this share of the members sent "
+        "fails its member_failures_within_threshold check (LIFECYCLE_PUBLISH_MAX_FAILED_SHARE).",
+    )
     min_change_rows: int = Field(
         description="The breaker opens only from this many changed members, unless the "
         "audience's meta sets its own (LIFECYCLE_PUBLISH_MIN_CHANGE_ROWS).",
