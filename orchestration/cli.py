@@ -245,6 +245,28 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """The marketer's page from the warehouse (read-only: it waits while a run writes)."""
+    from orchestration.resources.build import build_resources
+    from orchestration.serve.report import write_report
+    from orchestration.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.warehouse_path.exists():
+        print(
+            f"lifecycle report: no warehouse at {settings.warehouse_path} yet "
+            "(LIFECYCLE_WAREHOUSE_PATH); run `lifecycle demo` first",
+            file=sys.stderr,
+        )
+        return 2
+    warehouse = build_resources(settings)["warehouse"]
+    with warehouse.connect(read_only=True) as con:
+        day = args.date or con.execute("select max(run_date) from marts.customer_rfm").fetchone()[0]
+        page, _ = write_report(con, day, settings.reports_dir)
+    print(page)
+    return 0
+
+
 def _date(text: str) -> dt.date:
     """An option's date, or a message saying the format."""
     try:
@@ -332,6 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         "--max-rows", type=_count, default=40, metavar="N", help="rows shown at most (default 40)"
     )
     sql.set_defaults(handler=_sql)
+    report = sub.add_parser(
+        "report", help="write the marketer's HTML report of a run date; print its path"
+    )
+    report.add_argument(
+        "--date", type=_date, metavar="YYYY-MM-DD",
+        help="the run date (default: the marts' latest)",
+    )  # fmt: skip
+    report.set_defaults(handler=_report)
     dev = sub.add_parser("dev", help="open the Dagster UI on this project")
     dev.add_argument(
         "--port", type=_count, default=3000, metavar="N", help="the UI's port (default 3000)"

@@ -13,7 +13,7 @@ from orchestration.assets import (
 from orchestration.assets.audiences import audience_specs
 from orchestration.assets.publish import MEMBER_FAILURES_SPEC
 from orchestration.assets.quality import HELD_PARTITIONS_SPEC
-from orchestration.assets.serve import build_serve_asset, served_keys
+from orchestration.assets.serve import build_report_asset, build_serve_asset, served_keys
 from orchestration.dbt_project import load_manifest
 from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
@@ -46,6 +46,7 @@ defs = Definitions(
         dbt_readouts,
         *build_publish_assets(audiences, settings.timezone),
         serve,
+        build_report_asset(settings.timezone),
     ],
     asset_checks=[
         *build_gate_checks(settings.timezone),

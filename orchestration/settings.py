@@ -32,6 +32,7 @@ class Settings:
     warehouse_path: Path
     serving_path: Path  # the read-only copy BI tools open, replaced whole after each run
     serving_parquet_dir: Path | None  # the same tables as Parquet; None: not written
+    reports_dir: Path  # the marketer's HTML report, one page per run date
     timezone: str
     partitions_start: dt.date
     warehouse_lock_timeout_seconds: float
@@ -96,6 +97,7 @@ class Settings:
             ),
             serving_path=Path(env.get("LIFECYCLE_SERVING_PATH") or data_dir / "serving.duckdb"),
             serving_parquet_dir=_parquet_dir(env, data_dir),
+            reports_dir=Path(env.get("LIFECYCLE_REPORTS_DIR") or data_dir / "reports"),
             timezone=timezone,
             partitions_start=partitions_start,
             warehouse_lock_timeout_seconds=lock_timeout,

@@ -9,6 +9,7 @@ readers, and no layer imports a later one to learn it. dbt builds `marts` and `a
 RAW_SCHEMA = "raw"  # the landed rows that passed their row rules (ingest)
 QUARANTINE_SCHEMA = "quarantine"  # the landed rows that broke one (ingest)
 QUALITY_SCHEMA = "quality"  # the record of each load and each gate's verdict
+INTERMEDIATE_SCHEMA = "intermediate"  # dbt's intermediate models (orders that count, ...)
 MARTS_SCHEMA = "marts"  # dbt's marts
 AUDIENCE_SCHEMA = "audiences"  # dbt's audiences, gated and then published
 PREDICTIONS_SCHEMA = "predictions"  # the churn model's fits and expected orders (dbt scores)

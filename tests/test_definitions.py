@@ -84,6 +84,7 @@ EXPECTED_GROUPS = {
     "publish/member_failures": "publish",
     "marts/holdout_results": "measurement",
     "serve/serving_file": "serve",
+    "serve/report": "serve",
 }
 
 

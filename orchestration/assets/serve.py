@@ -22,8 +22,11 @@ from orchestration.resources import DuckDBWarehouse
 from orchestration.resources.serving import ServingTarget
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.serve import SERVED_SCHEMAS, publish_snapshot
+from orchestration.serve.report import write_report
+from orchestration.serve.report_html import headline_markdown
 
 SERVE_KEY = AssetKey(["serve", "serving_file"])
+REPORT_KEY = AssetKey(["serve", "report"])
 
 
 def served_keys(keys: Iterable[AssetKey]) -> list[AssetKey]:
@@ -69,3 +72,34 @@ def build_serve_asset(deps: list[AssetKey], shop_timezone: str) -> AssetsDefinit
         )
 
     return serving_file
+
+
+def build_report_asset(shop_timezone: str) -> AssetsDefinition:
+    @asset(
+        key=REPORT_KEY,
+        deps=[SERVE_KEY],
+        group_name="serve",
+        kinds={"html"},
+        description="The marketer's page for the run date (LIFECYCLE_REPORTS_DIR/"
+        "report_<date>.html): RFM segments and stages with their change, stage transitions, "
+        "monthly and cohort retention, churn probability, each audience's funnel and the "
+        "holdout read-out; self-contained, it opens offline.",
+    )
+    def report(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse, serving: ServingTarget
+    ) -> MaterializeResult:
+        run_date = run_date_of(context, shop_timezone)
+        with warehouse.connect(read_only=True) as con:
+            page, data = write_report(con, run_date, Path(serving.reports_dir))
+        context.log.info(f"report for {run_date}: {page}")
+        tables = headline_markdown(data)
+        return MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(str(page)),
+                "url": MetadataValue.url(page.resolve().as_uri()),
+                "customers": data.customers,
+                **{name: MetadataValue.md(table) for name, table in tables.items()},
+            }
+        )
+
+    return report

@@ -54,6 +54,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "serving": ServingTarget(
             path=str(settings.serving_path),
             parquet_dir=str(settings.serving_parquet_dir or ""),
+            reports_dir=str(settings.reports_dir),
         ),
         "alerts": AlertSinks(
             path=str(settings.alerts_path),

@@ -21,6 +21,12 @@ class ServingTarget(ConfigurableResource):
         "(LIFECYCLE_SERVING_PARQUET_DIR; empty: none written).",
     )
 
+    reports_dir: str = Field(
+        default="",
+        description="Folder of the daily HTML report, report_<run date>.html "
+        "(LIFECYCLE_REPORTS_DIR).",
+    )
+
     @property
     def parquet_path(self) -> Path | None:
         return Path(self.parquet_dir) if self.parquet_dir else None
