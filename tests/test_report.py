@@ -50,7 +50,7 @@ def test_cohorts_and_transitions_match_an_independent_computation(base_run: Base
         members = orders[orders["cohort"] == pd.Period(cohort, "M")]
         assert customers == members["email"].nunique()
         ended = (current - pd.Period(cohort, "M")).n - 1  # months after it that have ended
-        assert len(shares) == min(ended, 11)
+        assert len(shares) == max(min(ended, 11), 0)
         for age, share in enumerate(shares, start=1):
             buyers = members.loc[members["age"] == age, "email"].nunique()
             assert share == pytest.approx(buyers / customers)
