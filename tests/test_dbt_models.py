@@ -329,3 +329,109 @@ def test_incremental_email_events_equal_a_full_rebuild(base_run: BaseRun, tmp_pa
             "select count(*) from staging.stg_sendgrid__email_events where landed_date = ?",
             [held],
         ).fetchall() == [(0,)]
+
+
+ORDER_MODELS = ("stg_shopify__orders", "stg_shopify__order_line_items", "int_orders_completed")
+
+
+@pytest.mark.slow
+def test_incremental_orders_equal_a_full_rebuild(base_run: BaseRun, tmp_path: Path) -> None:
+    """Orders and their lines built as of an earlier day, then incrementally as of the last
+    one after days landed, a refund landed as a new version with one line left, that day
+    re-landed without it (the version before wins again, with all its lines) and a day held:
+    equal to a full rebuild as of the last day, row for row, with untouched orders left as
+    they were."""
+    from tests.conftest import BASE_END
+
+    early, first_day, refund_day, held = (BASE_END - dt.timedelta(days=d) for d in (8, 20, 15, 12))
+    incremental = base_run.copy(tmp_path / "incremental") / "warehouse.duckdb"
+    select = ["--select", *ORDER_MODELS, "--exclude-resource-type", "unit_test"]
+    refunded_at = f"{refund_day}T12:00:00+00:00"
+    with duckdb.connect(str(incremental)) as con:
+        # An order of first_day (its only version) with two or more lines, refunded on
+        # refund_day: a new version.
+        [(order, lines)] = con.execute(
+            "select order_id, count(*) from raw.order_line_items where _partition_date = ? "
+            "and order_id not in (select id from raw.orders where _partition_date <> ?) "
+            "group by 1 having count(*) > 1 order by 1 limit 1",
+            [first_day, first_day],
+        ).fetchall()
+        [(status,)] = con.execute(
+            "select lower(financial_status) from raw.orders where id = ? and _partition_date = ?",
+            [order, first_day],
+        ).fetchall()
+        assert status != "refunded"
+        stamp = "(select max(_loaded_at) from raw.orders where _partition_date = ?)"
+        con.execute(
+            f"insert into raw.orders select * replace (? as _partition_date, {stamp} as "
+            "_loaded_at, ? as updated_at, 'refunded' as financial_status) from raw.orders "
+            "where id = ? and _partition_date = ?",
+            [refund_day, refund_day, refunded_at, order, first_day],
+        )
+        con.execute(
+            f"insert into raw.order_line_items select * replace (? as _partition_date, {stamp} "
+            "as _loaded_at, ? as order_updated_at) from raw.order_line_items "
+            "where order_id = ? and _partition_date = ? and position = 1",
+            [refund_day, refund_day, refunded_at, order, first_day],
+        )
+    _dbt(["build", *select, "--full-refresh"], incremental, tmp_path / "t1",
+         {"run_date": early.isoformat()})  # fmt: skip
+    line_count = "select count(*) from staging.stg_shopify__order_line_items where order_id = ?"
+    with duckdb.connect(str(incremental)) as con:
+        assert con.execute(
+            "select financial_status from staging.stg_shopify__orders where order_id = ?",
+            [order],
+        ).fetchall() == [("refunded",)]
+        assert con.execute(line_count, [order]).fetchall() == [(1,)]
+        # The refund's day is landed again without it (a new load stamps the whole day) ...
+        for table, key in (("orders", "id"), ("order_line_items", "order_id")):
+            con.execute(f"delete from raw.{table} where {key} = ? and _partition_date = ?",
+                        [order, refund_day])  # fmt: skip
+            con.execute(
+                f"update raw.{table} set _loaded_at = now() where _partition_date = ?",
+                [refund_day],
+            )
+        # ... and another day's gate fails.
+        con.execute(
+            "create or replace view quality.held_partitions as select 'orders' as "
+            f"table_name, date '{held}' as partition_date"
+        )
+        [(untouched,)] = con.execute(
+            "select order_id from staging.stg_shopify__orders where landed_date = ? "
+            "order by order_id limit 1",
+            [BASE_END - dt.timedelta(days=25)],
+        ).fetchall()
+    full = tmp_path / "full.duckdb"
+    shutil.copy(incremental, full)
+    with duckdb.connect(str(incremental)) as con:
+        con.execute(
+            "update staging.stg_shopify__orders set order_name = 'untouched' where order_id = ?",
+            [untouched],
+        )
+
+    _dbt(["build", *select], incremental, tmp_path / "t2", {"run_date": BASE_END.isoformat()})
+    with duckdb.connect(str(incremental)) as con:
+        marked = "select order_name from staging.stg_shopify__orders where order_id = ?"
+        assert con.execute(marked, [untouched]).fetchall() == [("untouched",)]
+        with duckdb.connect(str(full), read_only=True) as original:
+            [(name,)] = original.execute(marked, [untouched]).fetchall()
+        con.execute(
+            "update staging.stg_shopify__orders set order_name = ? where order_id = ?",
+            [name, untouched],
+        )
+    _dbt(["build", *select, "--full-refresh"], full, tmp_path / "t3",
+         {"run_date": BASE_END.isoformat()})  # fmt: skip
+
+    for model in ORDER_MODELS:
+        schema = "staging" if model.startswith("stg_") else "intermediate"
+        assert _relation_diff(incremental, full, f"{schema}.{model}") == 0, model
+    with duckdb.connect(str(incremental), read_only=True) as con:
+        assert con.execute(
+            "select financial_status, landed_date from staging.stg_shopify__orders "
+            "where order_id = ?",
+            [order],
+        ).fetchall() == [(status, first_day)]
+        assert con.execute(line_count, [order]).fetchall() == [(lines,)]
+        assert con.execute(
+            "select count(*) from staging.stg_shopify__orders where landed_date = ?", [held]
+        ).fetchall() == [(0,)]

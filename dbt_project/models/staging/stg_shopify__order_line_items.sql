@@ -1,6 +1,24 @@
 -- Line items of each order's latest version (the same version stg_shopify__orders keeps).
+-- Incremental like stg_shopify__orders: the lines of every order with a version in a changed
+-- landing day are deleted and taken again from its latest version (which may have fewer).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_line_key',
+    pre_hook=[
+        "{{ drop_temp_table('stg_order_lines_changed') }}",
+        "{{ changed_landing_keys(source('raw', 'order_line_items'), 'orders', 'order_id', 'order_id', 'stg_order_lines_changed') }}",
+        "{{ delete_changed_keys('order_id', 'stg_order_lines_changed') }}",
+    ],
+) }}
+
 with source as (
-    {{ landed_by_run_date(source('raw', 'order_line_items'), 'orders') }}
+    select * from (
+        {{ landed_by_run_date(source('raw', 'order_line_items'), 'orders') }}
+    ) landed
+    {% if is_incremental() %}
+    where order_id in (select changed_key from stg_order_lines_changed)
+    {% endif %}
 ),
 
 ranked as (
@@ -25,7 +43,9 @@ final as (
         product_type as category,
         quantity,
         {{ to_money('price') }} as unit_price_amount,
-        {{ to_money('price') }} * quantity as line_amount
+        {{ to_money('price') }} * quantity as line_amount,
+        _partition_date as landed_date,
+        _loaded_at as loaded_at
     from ranked
     where version_rank = 1
 )

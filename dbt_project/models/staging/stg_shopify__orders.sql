@@ -1,6 +1,26 @@
 -- One row per Shopify order: its latest version landed on or before the run date.
+-- Incremental, delete+insert on order_id: a build recomputes only the orders that have a
+-- version in a landing day that changed since the last build (macros/incremental_landings.sql:
+-- landed, re-landed, held, released, after the run date), from all of their landed versions,
+-- and equals a full rebuild. Every consumer reads this table instead of ranking the versions.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    pre_hook=[
+        "{{ drop_temp_table('stg_orders_changed') }}",
+        "{{ changed_landing_keys(source('raw', 'orders'), 'orders', 'id', 'order_id', 'stg_orders_changed') }}",
+        "{{ delete_changed_keys('order_id', 'stg_orders_changed') }}",
+    ],
+) }}
+
 with source as (
-    {{ landed_by_run_date(source('raw', 'orders'), 'orders') }}
+    select * from (
+        {{ landed_by_run_date(source('raw', 'orders'), 'orders') }}
+    ) landed
+    {% if is_incremental() %}
+    where id in (select changed_key from stg_orders_changed)
+    {% endif %}
 ),
 
 typed as (
@@ -58,7 +78,8 @@ final as (
         first_name,
         last_name,
         consent_state_at_order,
-        landed_date
+        landed_date,
+        _loaded_at as loaded_at
     from typed
     where version_rank = 1
 )
