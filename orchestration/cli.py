@@ -61,16 +61,18 @@ def landing_days(settings: Settings) -> tuple[dt.date, dt.date] | None:
 
 
 def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
-    """Materialize the whole graph for the partitions first..last in one in-process run."""
-    from dagster import DagsterInstance
+    """Materialize the whole graph for the partitions first..last in one run of the code
+    location's daily_refresh job, executed in this process (orchestration/runs.py)."""
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
     from orchestration.dbt_project import prepare_manifest
     from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     print("parsing the dbt project ...", flush=True)
     prepare_manifest()
-    from orchestration.definitions import defs, partitions
+    from orchestration.definitions import partitions
     from orchestration.jobs import DAILY_JOB_NAME
+    from orchestration.runs import execute_job_as_location_run
 
     keys = partitions.get_partition_keys()
     start = max(first.isoformat(), keys[0])
@@ -82,20 +84,32 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
             file=sys.stderr,
         )
         return False
-    job = defs.resolve_job_def(DAILY_JOB_NAME)
     print(f"running daily_refresh over {start}..{end}", flush=True)
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
+        run_id = execute_job_as_location_run(
+            instance,
+            DAILY_JOB_NAME,
             tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
             # Step and dbt progress on the console; Dagster's per-event debug lines stay in
             # the run's records (the UI shows them).
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
         )
+        success = instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
+        events = [
+            r.event_log_entry.dagster_event
+            for r in instance.get_records_for_run(
+                run_id,
+                of_type={
+                    DagsterEventType.ASSET_MATERIALIZATION,
+                    DagsterEventType.ASSET_CHECK_EVALUATION,
+                },
+            ).records
+        ]
     partitions: dict[str, int] = {}
     rows: dict[str, str] = {}
-    for event in result.get_asset_materialization_events():
+    for event in events:
+        if event.event_type != DagsterEventType.ASSET_MATERIALIZATION:
+            continue
         mat = event.step_materialization_data.materialization
         key = mat.asset_key.to_user_string()
         partitions[key] = partitions.get(key, 0) + 1
@@ -104,8 +118,8 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
     for key, n in sorted(partitions.items()):
         runs = f"{n} partitions" if n > 1 else ""
         print(f"  {key:<40} {runs:>15} {rows[key]:>16}")
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+    for event in events:
+        if event.event_type != DagsterEventType.ASSET_CHECK_EVALUATION:
             continue
         check = event.asset_check_evaluation_data
         if not check.passed:
@@ -113,9 +127,9 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
                 f"  check {check.asset_key.to_user_string()} {check.check_name} failed "
                 f"({check.severity.value}): {check.description}"
             )
-    status = "succeeded" if result.success else "FAILED"
-    print(f"daily_refresh {start}..{end} {status} (run {result.run_id})")
-    return result.success
+    status = "succeeded" if success else "FAILED"
+    print(f"daily_refresh {start}..{end} {status} (run {run_id})")
+    return success
 
 
 def _demo(args: argparse.Namespace) -> int:

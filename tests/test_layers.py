@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "app": (
         "orchestration.definitions",
         "orchestration.cli",
+        "orchestration.runs",
         "orchestration.sample_data",
         "orchestration.bench",
     ),

@@ -11,10 +11,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster_graphql.test.utils import execute_dagster_graphql
 
 from orchestration.assets import build_ingest_assets
 from orchestration.sample import SampleSummary
-from orchestration.settings import Settings
+from orchestration.settings import PROJECT_ROOT, Settings
 from tests.conftest import BASE_END, SMALL, BaseRun, point_settings_at
 from tests.runs import reload_definitions, run_day, run_ingest
 
@@ -159,6 +162,31 @@ def test_the_main_command_runs_end_to_end(isolated_env: Path) -> None:
     with DagsterInstance.get() as instance:
         records = instance.fetch_materializations(AssetKey(["raw", "contacts"]), limit=100)
         assert len(records.records) == 7
+        # The run belongs to the code location, as the UI's own do: the daily_refresh job's
+        # Runs tab lists it, and it ran the job's current version (no warning to re-execute).
+        [run] = instance.get_runs()
+        target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
+        with WorkspaceProcessContext(instance, target) as workspace:
+            answer = execute_dagster_graphql(
+                workspace.create_request_context(),
+                JOB_RUNS,
+                {"job": {"repositoryLocationName": "lifecycle-pipeline",
+                         "repositoryName": "__repository__", "pipelineName": "daily_refresh"}},
+            )  # fmt: skip
+    assert answer.errors is None, answer.errors
+    job = answer.data["pipelineOrError"]
+    assert [r["runId"] for r in job["runs"]] == [run.run_id]
+    assert job["runs"][0]["status"] == "SUCCESS"
+    assert job["runs"][0]["pipelineSnapshotId"] == job["pipelineSnapshotId"]
+
+
+JOB_RUNS = """
+query ($job: PipelineSelector!) {
+  pipelineOrError(params: $job) {
+    ... on Pipeline { pipelineSnapshotId runs { runId status pipelineSnapshotId } }
+  }
+}
+"""
 
 
 def test_backfilling_a_past_day_gives_the_same_marts_as_on_that_day(
