@@ -31,6 +31,13 @@ class QualityThresholds(ConfigurableResource):
         "rows on, so one bad row on a quiet day does not stop the pipeline "
         "(LIFECYCLE_QUARANTINE_MIN_ROWS).",
     )
+    quarantine_confidence: float = Field(
+        default=0.99,
+        description="A partition fails on its quarantined share only when it is above the "
+        "tolerance with this confidence (the exact binomial lower bound of the share): on a "
+        "quiet day a few bad rows above the share are chance, and warn instead "
+        "(LIFECYCLE_QUARANTINE_CONFIDENCE; 0 fails on the share alone).",
+    )
     reland_max_shrink: float = Field(
         default=0.0,
         description="The share of its rows a day may lose when it is landed again before its "

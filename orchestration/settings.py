@@ -228,6 +228,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 _QUALITY_VARIABLES = {
     "LIFECYCLE_QUARANTINE_TOLERANCE": ("quarantine_tolerance", float, "a share such as 0.01"),
     "LIFECYCLE_QUARANTINE_MIN_ROWS": ("quarantine_min_rows", int, "a whole number of rows"),
+    "LIFECYCLE_QUARANTINE_CONFIDENCE": ("quarantine_confidence", float, "a share such as 0.99"),
     "LIFECYCLE_RELAND_MAX_SHRINK": ("reland_max_shrink", float, "a share such as 0.05"),
     "LIFECYCLE_CLOCK_SKEW_MINUTES": ("clock_skew_minutes", int, "a whole number of minutes"),
     "LIFECYCLE_EARLIEST_DATE": ("earliest_timestamp", dt.date.fromisoformat, "YYYY-MM-DD"),

@@ -16,7 +16,7 @@ from orchestration.ingest.rules import CONSENT_STATES, FINANCIAL_STATUSES, SENDG
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.masking import mask, mask_addresses, mask_row
 from orchestration.quality import suites
-from orchestration.quality.load_checks import quarantine_samples
+from orchestration.quality.load_checks import quarantine_samples, share_lower_bound
 from orchestration.quality.raw_gate import _chunks, check_freshness, run_gate
 from orchestration.quality.report import Failure, GateReport, record_verdicts
 from orchestration.quality.suite_checks import validate_suite
@@ -432,3 +432,27 @@ def test_only_differing_copies_of_the_newest_version_conflict(
         ("ev-4", "conflicting_duplicate", "open"),
     ]
     assert (result.rows_read, result.rows_quarantined, result.duplicates_dropped) == (6, 2, 2)
+
+
+def test_a_quiet_days_few_bad_rows_above_the_share_warn_a_broken_export_fails(
+    tmp_path: Path,
+) -> None:
+    """Exact binomial bounds: 5 bad of 480 is 1.04%, but a day whose true bad share is 0.2%
+    (the sample shop's) gives 5 or more with probability 0.003, and the 99% lower bound of
+    the share is 0.267%, under the 1% tolerance; 160 of 480 (a third) has one of 28.4%."""
+    assert share_lower_bound(5, 480, 0.99) == pytest.approx(0.0026724, abs=1e-7)
+    assert share_lower_bound(5, 480, 0.0) == pytest.approx(5 / 480)
+    assert share_lower_bound(160, 480, 0.99) > 0.28
+    assert share_lower_bound(0, 480, 0.99) == 0.0
+    # 2,400 of 200,000 (1.2%) is above 1% beyond chance: it fails as before.
+    assert share_lower_bound(2_400, 200_000, 0.99) > 0.0113
+
+    event = {"timestamp": 1709629200, "event": "delivered", "sg_message_id": "m"}
+    day = [{**event, "email": f"p{i}@example.com", "sg_event_id": f"e{i}"} for i in range(480)]
+    for bad, severity in ((5, "warning"), (160, "error")):
+        rows = [{**r, "email": "no address"} if i < bad else r for i, r in enumerate(day)]
+        con, _ = _load(tmp_path / str(bad), EMAIL_EVENTS, rows)
+        report = run_gate(con, "email_events", DAY, DAY, QualityThresholds(), "run-1", "UTC")
+        [share] = [f for f in report.failures if f.rule == "quarantine_share"]
+        assert share.severity == severity and share.observed == round(bad / 480, 4)
+        con.close()

@@ -85,6 +85,21 @@ def check_loads(
         if share <= t.quarantine_tolerance or quarantined < t.quarantine_min_rows:
             continue
         rules = ", ".join(f"{r} {n}" for r, n in json.loads(by_rule).items())
+        low = share_lower_bound(quarantined, read, t.quarantine_confidence)
+        if low <= t.quarantine_tolerance:
+            report.failures.append(
+                Failure(
+                    "quarantine_share",
+                    f"{day}: {quarantined} of {read} rows ({share:.1%}) quarantined ({rules}), "
+                    f"above the tolerance of {t.quarantine_tolerance:.1%} but within chance at "
+                    f"{t.quarantine_confidence:.0%} confidence (the share may be as low as "
+                    f"{low:.2%}): the day goes on; the rows are in quarantine.{table}.",
+                    (day,),
+                    observed=round(share, 4),
+                    severity="warning",
+                )
+            )
+            continue
         report.failures.append(
             Failure(
                 "quarantine_share",
@@ -98,6 +113,18 @@ def check_loads(
             )
         )
     return {day for day, *_ in loads}
+
+
+def share_lower_bound(bad: int, rows: int, confidence: float) -> float:
+    """The one-sided lower confidence bound of a share (Clopper-Pearson, exact): the share of
+    bad rows the day's count is still compatible with. Confidence 0: the share itself."""
+    if confidence <= 0 or rows == 0:
+        return bad / rows if rows else 0.0
+    if bad == 0:
+        return 0.0
+    from scipy.stats import beta  # imported on first use: the gate's module loads fast
+
+    return float(beta.ppf(1 - confidence, bad, rows - bad + 1))
 
 
 def quarantine_samples(
