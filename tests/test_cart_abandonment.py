@@ -249,7 +249,7 @@ def test_the_cart_job_builds_only_the_cart_path(cart_runs) -> None:
         "staging/stg_shopify__checkouts",
         "intermediate/int_abandoned_checkouts",
         *(f"audiences/{name}" for name in CART_AUDIENCES),
-        *(f"publish/{name}" for name in CART_AUDIENCES),
+        *(f"publish/list_{name}" for name in CART_AUDIENCES),
         "publish/opt_out_removals",  # the suppression-only sync, every 15 minutes too
         "serve/serving_file",  # BI tools see the new cart steps
     }
@@ -273,7 +273,9 @@ def test_an_older_daily_build_is_not_published_over_the_cart_jobs_state(cart_run
     assert {k for k in state_after_daily if k[0].startswith("aud_cart")} == cart
     result = cart_runs["runs"]["daily"]
     skipped = {
-        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata["skipped"].value
+        published_audience(e.asset_key): e.step_materialization_data.materialization.metadata[
+            "skipped"
+        ].value
         for e in result.get_asset_materialization_events()
         if published_audience(e.asset_key) in CART_AUDIENCES
     }

@@ -77,7 +77,7 @@ def test_switching_the_pipeline_to_klaviyo_is_one_variable_and_the_key(on_klaviy
     result, logs, server, warehouse = on_klaviyo
     assert result.success
     published = {
-        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
+        published_audience(e.asset_key): e.step_materialization_data.materialization.metadata
         for e in result.get_asset_materialization_events()
         if published_audience(e.asset_key) in AUDIENCES
     }

@@ -219,11 +219,14 @@ def test_a_failing_dbt_test_blocks_everything_downstream(copied) -> None:
     job = env.defs.resolve_job_def("daily_refresh")
     with DagsterInstance.ephemeral() as instance:
         with duckdb.connect(str(warehouse)) as con:
-            # An order with a financial status Shopify does not have, as if ingested as is.
-            con.execute(
+            # An order with a financial status Shopify does not have, as if ingested as is
+            # (a load replaces its day: every row of the day gets the load's time).
+            [(day,)] = con.execute(
                 "insert into raw.orders by name select * replace "
-                "(id + 1000000000000 as id, 'mystery' as financial_status) from raw.orders limit 1"
-            )
+                "(id + 1000000000000 as id, 'mystery' as financial_status) from raw.orders "
+                "limit 1 returning _partition_date"
+            ).fetchall()
+            con.execute("update raw.orders set _loaded_at = now() where _partition_date = ?", [day])
         dbt_keys = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "raw"]
         result = env.defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance, asset_selection=dbt_keys, raise_on_error=False
