@@ -84,6 +84,22 @@ def test_a_day_whose_files_arrived_runs_once_and_again_when_landed_again(tmp_pat
     assert relanded.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
 
 
+def _fail_and_alert(alerts: AlertSinks):
+    """A run of FAILING_JOB's step that fails, then the failure sensor evaluated on it."""
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([failing_step], instance=instance, raise_on_error=False)
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name="alert_on_run_failure",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+            resources={"alerts": alerts},
+        ).for_run_failure()
+        build_failure_sensor([FAILING_JOB])(context)
+    return result
+
+
 class _Recorder(BaseHTTPRequestHandler):
     """A webhook receiver and Slack's chat.postMessage, recording what they are sent."""
 
@@ -116,7 +132,6 @@ def receiver():
 
 
 def test_a_failed_run_is_recorded_and_posted_without_the_address(tmp_path: Path, receiver: str):
-    sensor = build_failure_sensor([FAILING_JOB])
     alerts = AlertSinks(
         path=str(tmp_path / "alerts.jsonl"),
         webhook_url=f"{receiver}/hooks/lifecycle",
@@ -124,17 +139,7 @@ def test_a_failed_run_is_recorded_and_posted_without_the_address(tmp_path: Path,
         slack_channel="#lifecycle-alerts",
         slack_base_url=f"{receiver}/api/",
     )
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([failing_step], instance=instance, raise_on_error=False)
-        assert not result.success
-        context = build_run_status_sensor_context(
-            sensor_name="alert_on_run_failure",
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            dagster_event=result.get_run_failure_event(),
-            resources={"alerts": alerts},
-        ).for_run_failure()
-        sensor(context)
+    result = _fail_and_alert(alerts)
 
     [line] = (tmp_path / "alerts.jsonl").read_text().splitlines()
     record = json.loads(line)
@@ -152,16 +157,6 @@ def test_a_failed_run_is_recorded_and_posted_without_the_address(tmp_path: Path,
 
 
 def test_an_alert_is_recorded_when_the_webhook_is_down(tmp_path: Path) -> None:
-    sensor = build_failure_sensor([FAILING_JOB])
     alerts = AlertSinks(path=str(tmp_path / "alerts.jsonl"), webhook_url="http://127.0.0.1:9/x")
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([failing_step], instance=instance, raise_on_error=False)
-        context = build_run_status_sensor_context(
-            sensor_name="alert_on_run_failure",
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            dagster_event=result.get_run_failure_event(),
-            resources={"alerts": alerts},
-        ).for_run_failure()
-        sensor(context)
+    result = _fail_and_alert(alerts)
     assert json.loads((tmp_path / "alerts.jsonl").read_text())["run_id"] == result.run_id
