@@ -46,18 +46,10 @@ def prepare_dagster_home() -> Path:
 
 
 def landing_days(settings: Settings) -> tuple[dt.date, dt.date] | None:
-    """The first and last landing day: from the sample manifest, else from the folders."""
-    from orchestration.ingest import SOURCES
-    from orchestration.resources import LandingZone
-    from orchestration.sample.shop import MANIFEST_NAME
+    """The first and last day the landing folder has files for, or None."""
+    from orchestration.resources.landing import landing_day_range
 
-    manifest = settings.landing_dir / MANIFEST_NAME
-    if manifest.exists():
-        data = json.loads(manifest.read_text())
-        return dt.date.fromisoformat(data["first_day"]), dt.date.fromisoformat(data["last_day"])
-    zone = LandingZone(root=str(settings.landing_dir))
-    days = sorted({d for spec in SOURCES for d in zone.days(spec.name)})
-    return (days[0], days[-1]) if days else None
+    return landing_day_range(settings.landing_dir)
 
 
 def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
@@ -113,7 +105,8 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
         mat = event.step_materialization_data.materialization
         key = mat.asset_key.to_user_string()
         partitions[key] = partitions.get(key, 0) + 1
-        count = mat.metadata.get("dagster/row_count")
+        # A raw partition's row count is its day's; the table's is stated beside it.
+        count = mat.metadata.get("table_rows_after_run") or mat.metadata.get("dagster/row_count")
         rows[key] = f"{count.value:,} rows" if count is not None else ""
     for key, n in sorted(partitions.items()):
         runs = f"{n} partitions" if n > 1 else ""
@@ -135,17 +128,25 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
 def _demo(args: argparse.Namespace) -> int:
     from orchestration.sample import generate_sample_shop
     from orchestration.settings import Settings
+    from orchestration.shop_time import shop_today
 
     settings = Settings.from_env()
     prepare_dagster_home()
     days = None if args.fresh or args.bad_day else landing_days(settings)
     if days is None:
+        # The sample ends yesterday: every daily partition but today's, the open day, is
+        # materialized by the demo's run.
+        today = shop_today(settings.timezone)
+        bad_day = args.bad_day
+        if isinstance(bad_day, int):
+            bad_day = today - dt.timedelta(days=bad_day)
         try:
             params = SampleParams(
                 customers=args.customers,
                 days=args.days,
+                start_date=today - dt.timedelta(days=args.days),
                 timezone=settings.timezone,
-                bad_day=args.bad_day,
+                bad_day=bad_day,
             )
         except SampleParamsError as exc:
             print(f"lifecycle demo: {exc}", file=sys.stderr)
@@ -291,6 +292,18 @@ def _date(text: str) -> dt.date:
         ) from None
 
 
+def _day_or_days_ago(text: str) -> dt.date | int:
+    """A date, or a whole number of days before today (resolved in the shop's time zone)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a date (YYYY-MM-DD, e.g. 2025-06-30) nor a number of days ago"
+        ) from None
+
+
 def _count(text: str) -> int:
     try:
         return int(text.replace(",", "").replace("_", ""))
@@ -314,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--fresh", action="store_true", help="regenerate the sample shop first")
     demo.add_argument(
         "--bad-day",
-        type=_date,
-        metavar="YYYY-MM-DD",
-        help="regenerate the shop with this day's exports broken: its quality gate fails",
+        type=_day_or_days_ago,
+        metavar="YYYY-MM-DD|N",
+        help="regenerate the shop (its days end yesterday) with this day's exports broken, "
+        "given as a date or as N days ago: its quality gate fails",
     )
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="run the daily refresh over a range of days")

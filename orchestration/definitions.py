@@ -18,12 +18,13 @@ from orchestration.dbt_project import load_manifest
 from orchestration.jobs import build_cart_job, daily_refresh
 from orchestration.partitions import daily_partitions
 from orchestration.resources.build import build_resources
+from orchestration.resources.landing import first_partition_day
 from orchestration.schedules import build_cart_schedule, build_daily_schedule
 from orchestration.sensors import build_failure_sensor, build_landing_sensor
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
-partitions = daily_partitions(settings)
+partitions = daily_partitions(first_partition_day(settings), settings.timezone)
 manifest = load_manifest()
 audiences = audience_specs(manifest)
 dbt_models, dbt_predicted, dbt_readouts = build_dbt_assets(
@@ -61,7 +62,7 @@ defs = Definitions(
         build_landing_sensor(
             daily_refresh,
             settings.timezone,
-            settings.partitions_start,
+            partitions.start.date(),
             settings.landing_sensor_lookback_days,
             settings.landing_settle_seconds,
         ),

@@ -1,4 +1,11 @@
-"""The daily partitions shared by ingestion, schedules and backfills."""
+"""The daily partitions shared by ingestion, schedules, sensors and backfills.
+
+They start where the data starts (LIFECYCLE_PARTITIONS_START, or the landing folder's first
+day) and end today, the open day: the cart job reloads today's checkouts every 15 minutes and
+the nightly schedule fills the previous day once it is over. So a shop whose files run to
+yesterday, like the demo's sample, shows every partition materialized but today's. The first
+day is found by `resources.landing.first_partition_day`.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,11 @@ from collections.abc import Mapping
 
 from dagster import DailyPartitionsDefinition
 
-from orchestration.settings import Settings
 
-
-def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    """One partition per shop-local day, from the configured first day up to today.
-
-    Today is open: the cart job reloads its checkouts every 15 minutes; the nightly schedule
-    fills the previous day once it is over."""
+def daily_partitions(first_day: dt.date, timezone: str) -> DailyPartitionsDefinition:
+    """One partition per shop-local day, from `first_day` up to today."""
     return DailyPartitionsDefinition(
-        start_date=settings.partitions_start.isoformat(), timezone=settings.timezone, end_offset=1
+        start_date=first_day.isoformat(), timezone=timezone, end_offset=1
     )
 
 

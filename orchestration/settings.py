@@ -1,7 +1,7 @@
 """Every environment setting of the pipeline, with its default, read in one place.
 
 Resources are built from these values in `definitions.py`; assets never read the
-environment themselves. The README's settings table mirrors this module.
+environment themselves. docs/settings.md documents every setting it reads.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Settings:
     serving_parquet_dir: Path | None  # the same tables as Parquet; None: not written
     reports_dir: Path  # the marketer's HTML report, one page per run date
     timezone: str
-    partitions_start: dt.date
+    partitions_start: dt.date | None  # None: the landing folder's first day
     warehouse_lock_timeout_seconds: float
     duckdb_memory_limit: str  # DuckDB's memory_limit: "8GB", or "25%" of the machine's memory
     duckdb_threads: int  # DuckDB's threads: one per core unless set
@@ -74,9 +74,9 @@ class Settings:
                 f"LIFECYCLE_TIMEZONE={timezone!r} is not an IANA time zone; "
                 "set it to a name such as 'UTC' or 'Europe/Berlin'"
             ) from exc
-        start = env.get("LIFECYCLE_PARTITIONS_START") or "2024-01-01"
+        start = (env.get("LIFECYCLE_PARTITIONS_START") or "").strip()
         try:
-            partitions_start = dt.date.fromisoformat(start)
+            partitions_start = dt.date.fromisoformat(start) if start else None
         except ValueError as exc:
             raise SettingsError(
                 f"LIFECYCLE_PARTITIONS_START={start!r} is not a date; use YYYY-MM-DD"

@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import (
     AssetKey,
+    AssetsDefinition,
     DefaultScheduleStatus,
     Definitions,
     build_schedule_context,
@@ -22,8 +24,13 @@ from dagster import (
 from orchestration.assets.dbt import dbt_build_args, group_for_node, progress_line, run_date_for
 from orchestration.assets.publish import published_audience
 from orchestration.dbt_project import dbt_project
+from orchestration.ingest import SOURCES, ensure_raw_tables
+from orchestration.ingest.columns import column_description
+from orchestration.partitions import daily_partitions
 from orchestration.resources import DuckDBWarehouse
-from orchestration.settings import PROJECT_ROOT
+from orchestration.resources.landing import first_partition_day
+from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.shop_time import shop_today
 from tests.conftest import AUDIENCES
 from tests.runs import reload_definitions
 
@@ -81,7 +88,7 @@ EXPECTED_GROUPS = {
     "publish/frequency_caps": "publish",
     "publish/audience_entries": "publish",
     "publish/opt_out_removals": "publish",
-    "publish/member_failures": "publish",
+    "publish/member_failures": "ingest",
     "marts/holdout_results": "measurement",
     "serve/serving_file": "serve",
     "serve/report": "serve",
@@ -210,6 +217,27 @@ def test_partitions_start_on_the_configured_day(defs: Definitions) -> None:
     assert spec.partitions_def.get_first_partition_key() == "2024-01-01"
 
 
+def test_partitions_start_where_the_landing_data_starts_and_end_today(tmp_path: Path) -> None:
+    """Unset, the first partition is the landing folder's first day of any source (today on
+    an empty folder); the last is always today, the open day."""
+    landing = tmp_path / "landing"
+    env = {"LIFECYCLE_LANDING_DIR": str(landing), "LIFECYCLE_TIMEZONE": "Pacific/Auckland"}
+    today = shop_today("Pacific/Auckland")
+
+    def keys() -> tuple[str, str]:
+        settings = Settings.from_env(env)
+        partitions = daily_partitions(first_partition_day(settings), settings.timezone)
+        return partitions.get_first_partition_key(), partitions.get_last_partition_key()
+
+    assert keys() == (today.isoformat(), today.isoformat())
+    for source, day in (("orders", "2025-03-04"), ("contacts", "2025-02-27"), ("x", "2020-01-01")):
+        (landing / source / f"day={day}").mkdir(parents=True)
+    (landing / "orders" / "day=2019-13-01").mkdir()  # not a day: never read, never a start
+    assert keys() == ("2025-02-27", today.isoformat())
+    settings = Settings.from_env({**env, "LIFECYCLE_PARTITIONS_START": "2025-03-01"})
+    assert first_partition_day(settings) == dt.date(2025, 3, 1)
+
+
 def test_workspace_yaml_validates(isolated_env: Path) -> None:
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
@@ -336,3 +364,66 @@ def test_the_marts_audiences_and_read_outs_say_when_they_are_overdue(defs: Defin
             assert policy.fail_window.to_timedelta() == dt.timedelta(hours=30), key
         elif group in ("ingest", "staging", "intermediate"):
             assert policies[key] is None, key
+
+
+def test_the_catalog_reads_in_words(defs: Definitions) -> None:
+    """Summaries carry no raw SQL; every dbt test's check has a short, whole name and says
+    what it asserts; a generic test's sentence is made from its own arguments."""
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description or ""
+        assert "Raw SQL" not in description, key
+    specs = {
+        spec.key.name: spec
+        for assets_def in defs.assets
+        if isinstance(assets_def, AssetsDefinition)
+        for spec in assets_def.check_specs
+        if spec.metadata.get("dagster_dbt/unique_id")
+    }
+    assert len(specs) > 100
+    for name, spec in specs.items():
+        assert len(name) <= 64, name
+        assert spec.description and not spec.description.startswith("dbt test"), name
+    assert specs["accepted_values_customer_rfm_recency_score"].description == (
+        "`recency_score` is one of: 1, 2, 3, 4, 5 (or null)."
+    )
+    assert "Can't Lose Them" in specs["accepted_values_customer_rfm_rfm_segment"].description
+    assert specs["not_suppressed_aud_vip_email"].description.startswith(
+        "No `email` is on the suppression list"
+    )
+    assert specs["relationships_stg_shopify__order_line_items_order_id"].description == (
+        "Every `order_id` is a `order_id` of stg_shopify__orders."
+    )
+    assert specs["assert_holdout_results_one_row_per_audience_month"].description == (
+        "A returned row is an audience and entry month read out more than once."
+    )
+
+
+def test_every_raw_column_is_described() -> None:
+    con = duckdb.connect()
+    for spec in SOURCES:
+        ensure_raw_tables(con, spec)
+    columns = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    ).fetchall()
+    assert len(columns) > 100
+    assert [c for c in columns if not column_description(*c)] == []
+
+
+FLOW = ["ingest", "reference", "staging", "intermediate", "predictions", "marts", "audiences",
+        "publish", "measurement", "serve"]  # fmt: skip
+
+
+def test_the_lineage_reads_in_flow_order(defs: Definitions) -> None:
+    """No asset depends on one of a later group, so the collapsed lineage is drawn left to
+    right as the data flows (the ESP's feedback for tomorrow's suppressions is an input)."""
+    graph = defs.resolve_asset_graph()
+    group = {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert set(group.values()) == set(FLOW)
+    backwards = [
+        f"{parent.to_user_string()} ({group[parent]}) -> {key.to_user_string()} ({group[key]})"
+        for key in group
+        for parent in graph.get(key).parent_keys
+        if FLOW.index(group[parent]) > FLOW.index(group[key])
+    ]
+    assert backwards == []

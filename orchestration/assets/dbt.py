@@ -2,11 +2,13 @@
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -22,6 +24,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.assets.dbt_descriptions import node_description, test_description
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
@@ -76,6 +79,21 @@ class LifecycleDbtTranslator(DagsterDbtTranslator):
     ):
         super().__init__(settings=settings)
         self.fresh_within_hours = fresh_within_hours
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return node_description(dbt_resource_props)
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return spec._replace(description=test_description(manifest["nodes"][unique_id]))
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -225,6 +243,8 @@ def _build_dbt_step(
         run_date = run_date_of(context, shop_timezone)
         context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
         args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse)
+        if not sys.stdout.isatty():  # dbt's lines go to the console and the run's logs
+            args.append("--no-use-colors")
         # dbt opens the file itself: wait (and say so) while another process holds it; the
         # profile's retries cover the moment between this check and dbt's connection.
         warehouse.wait_until_free(context.log)

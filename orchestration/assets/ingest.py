@@ -10,13 +10,17 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     MaterializeResult,
-    MetadataValue,
     PartitionsDefinition,
-    TableColumn,
-    TableSchema,
     multi_asset,
 )
 
+from orchestration.assets.ingest_metadata import (
+    add_day_metadata,
+    day_metadata,
+    loads_by_day,
+    rows_by_day,
+    table_metadata,
+)
 from orchestration.ingest import SOURCES, LoadResult, SourceSpec, load_days
 from orchestration.ingest.consent import consent_table
 from orchestration.quality_thresholds import QualityThresholds
@@ -33,39 +37,6 @@ def consent_asset_key(source: str) -> AssetKey | None:
     """The asset of a source's consent signals (`raw.<source>_consent`), if it has any."""
     table = consent_table(source)
     return AssetKey(table.split(".")) if table else None
-
-
-def _column_schema(con, table: str) -> TableSchema:
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [RAW_SCHEMA, table],
-    ).fetchall()
-    return TableSchema(columns=[TableColumn(name=n, type=t) for n, t in rows])
-
-
-def _metadata(result: LoadResult, table: str, total_rows: int, schema: TableSchema) -> dict:
-    return {
-        # A run may cover many partitions; each gets this metadata, so counts are stated for
-        # the table and for the run, never as if they were one partition's.
-        "dagster/row_count": total_rows,
-        "rows_written_in_run": result.rows_written.get(table, 0),
-        "dagster/column_schema": schema,
-        "dagster/table_name": f"{RAW_SCHEMA}.{table}",
-        "days_in_run": len(result.days),
-        "days_loaded": len(result.days_with_files),
-        "days_without_files": len(result.days) - len(result.days_with_files),
-        "files": len(result.files),
-        "empty_files": result.empty_files,
-        "rows_read": result.rows_read,
-        "duplicates_dropped": result.duplicates_dropped,
-        "rows_quarantined": result.rows_quarantined,
-        "quarantined_by_rule": _rule_summary(result) or "(none)",
-        "load_seconds": result.seconds,
-        "last_files": MetadataValue.md(
-            "\n".join(f"- `{f}`" for f in result.files[-5:]) or "(none)"
-        ),
-    }
 
 
 def _rule_summary(result: LoadResult) -> str:
@@ -114,7 +85,8 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
     ):
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         files = {day: landing.files(spec.name, day, spec.suffixes) for day in days}
-        skipped = [s for day in days for s in landing.skipped(spec.name, day, spec.suffixes)]
+        skipped_by_day = {day: landing.skipped(spec.name, day, spec.suffixes) for day in days}
+        skipped = [s for day in days for s in skipped_by_day[day]]
         stray = landing.stray_folders(spec.name)
         if skipped:
             context.log.warning(f"{spec.name}: not loaded: {'; '.join(skipped)}")
@@ -143,38 +115,52 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 f"in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
             )
             if result.rows_quarantined:
-                context.log.warning(
-                    f"{spec.name}: {result.rows_quarantined} rows quarantined "
-                    f"({_rule_summary(result)}) in {QUARANTINE_SCHEMA}.{spec.name}"
+                # A few bad rows are normal in any export (the sample shop writes 0.2% on
+                # purpose): within the tolerance they are set aside as expected; above it, the
+                # quality gate judges the days, and the warning says so.
+                share = result.rows_quarantined / max(result.rows_read, 1)
+                within = share <= quality.quarantine_tolerance
+                log = context.log.info if within else context.log.warning
+                log(
+                    f"{spec.name}: {result.rows_quarantined:,} rows quarantined ({share:.2%} of "
+                    f"those read, {'within' if within else 'above'} the "
+                    f"{quality.quarantine_tolerance:.2%} tolerance: {_rule_summary(result)}) "
+                    f"in {QUARANTINE_SCHEMA}.{spec.name}"
                 )
             if len(result.days_with_files) < len(days):
                 context.log.info(
                     f"{spec.name}: {len(days) - len(result.days_with_files)} of {len(days)} "
                     "days had no landing files; their rows are unchanged"
                 )
+            loads = loads_by_day(con, spec.name, context.run.run_id)
+            root = Path(landing.root)
             for table in spec.tables:
-                total = con.execute(f"select count(*) from {RAW_SCHEMA}.{table.name}").fetchall()
+                key = raw_asset_key(table.name)
+                rows = rows_by_day(con, f"{RAW_SCHEMA}.{table.name}", days)
+                add_day_metadata(context, key, {
+                    day: day_metadata(
+                        day, rows.get(day, 0), files[day], skipped_by_day[day], loads.get(day), root
+                    )
+                    for day in days
+                })  # fmt: skip
                 yield MaterializeResult(
-                    asset_key=raw_asset_key(table.name),
+                    asset_key=key,
                     metadata={
-                        **_metadata(
-                            result, table.name, total[0][0], _column_schema(con, table.name)
-                        ),
-                        "files_not_loaded": MetadataValue.md(
-                            "\n".join(f"- `{s}`" for s in skipped) or "(none)"
-                        ),
+                        **table_metadata(con, table.name),
                         "folders_never_read": ", ".join(stray) or "(none)",
                     },
                 )
             if signals_key:
+                rows = rows_by_day(con, signals, days)
+                add_day_metadata(
+                    context,
+                    signals_key,
+                    {day: {"dagster/row_count": rows.get(day, 0)} for day in days},
+                )
                 total = con.execute(f"select count(*) from {signals}").fetchall()[0][0]
                 yield MaterializeResult(
                     asset_key=signals_key,
-                    metadata={
-                        "dagster/row_count": total,
-                        "dagster/table_name": signals,
-                        "signals_recorded_in_run": result.consent_signals,
-                    },
+                    metadata={"dagster/table_name": signals, "table_rows_after_run": total},
                 )
 
     return _ingest

@@ -61,10 +61,14 @@ CAPS_KEY = AssetKey(["publish", "frequency_caps"])
 # publish.member_failures, so an ESP's unsubscribe reaches the next day's suppressions.
 MEMBER_FAILURES_SPEC = AssetSpec(
     key=AssetKey(["publish", "member_failures"]),
-    group_name="publish",
+    # What the ESP reports back is an input, like a landing file: marts.suppressions reads
+    # what earlier syncs recorded. In the ingest group the lineage reads in flow order; in
+    # publish's, the marts would be drawn after publishing.
+    group_name="ingest",
     kinds={"duckdb"},
-    description="Members a target refused or reported as not mailable (esp_status: "
-    "unsubscribed, cleaned, complained, suppressed), per batch; written by every publish asset.",
+    description="Members an ESP refused or reported as not mailable (esp_status: "
+    "unsubscribed, cleaned, complained, suppressed), per batch: written by every publish "
+    "asset, read by marts.suppressions on the next build.",
 )
 
 

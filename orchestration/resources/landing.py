@@ -8,6 +8,10 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from orchestration.ingest import SOURCES
+from orchestration.settings import Settings
+from orchestration.shop_time import shop_today
+
 
 class LandingZone(ConfigurableResource):
     """Where exports land before ingestion (LIFECYCLE_LANDING_DIR)."""
@@ -85,3 +89,18 @@ def _day_of(name: str) -> dt.date | None:
     except ValueError:
         return None
     return day if name == f"day={day.isoformat()}" else None
+
+
+def landing_day_range(landing_dir: Path) -> tuple[dt.date, dt.date] | None:
+    """The first and last `day=` folder of any source in the landing folder, or None."""
+    zone = LandingZone(root=str(landing_dir))
+    days = [d for spec in SOURCES for d in zone.days(spec.name)]
+    return (min(days), max(days)) if days else None
+
+
+def first_partition_day(settings: Settings) -> dt.date:
+    """LIFECYCLE_PARTITIONS_START; unset, the landing folder's first day (today if empty)."""
+    if settings.partitions_start:
+        return settings.partitions_start
+    found = landing_day_range(settings.landing_dir)
+    return found[0] if found else shop_today(settings.timezone)

@@ -127,7 +127,8 @@ def build_checkouts(
     buyer_t = orders.t[anchors] - rng.integers(1_800, 30 * DAY, size=len(anchors))
     # Hesitations before the first day stand in for those before orders after the last day,
     # which are never drawn: without them checkouts would thin out over the final month.
-    buyer_t = np.where(buyer_t < 0, buyer_t + horizon, buyer_t)
+    # (Wrapped modulo the horizon: a shop of fewer than 30 days has none before its first day.)
+    buyer_t = np.mod(buyer_t, horizon)
     prospects = np.arange(people.customers, people.size)
     prospects = prospects[rng.random(len(prospects)) < PROSPECT_ABANDON_SHARE]
     prospect_t = signup_t[prospects] + (
