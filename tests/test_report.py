@@ -16,7 +16,8 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.serve.report import write_report
-from orchestration.serve.report_data import read_report_data
+from orchestration.serve.report_data import ReportData, read_report_data
+from orchestration.serve.report_html import render_report
 from tests.conftest import BASE_END, BaseRun
 
 
@@ -122,3 +123,21 @@ def test_the_report_command_writes_the_latest_run_dates_page(
     assert main(["report"]) == 0
     page = Path(capsys.readouterr().out.strip())
     assert page == tmp_path / "pages" / f"report_{BASE_END}.html" and page.exists()
+
+
+def test_a_holdout_read_out_shows_its_interval_only_once_it_has_one() -> None:
+    """A read-out still inside its window shows its status and no figure; a ready one, its
+    lift and interval as signed percentages."""
+    waiting = {"audience": "aud_vip", "entry_month": dt.date(2026, 12, 1),
+               "readout_status": "window_incomplete", "treatment_members": 540,
+               "control_members": 48, "treatment_conversion": None, "control_conversion": None,
+               "conversion_lift": None, "conversion_lift_low_95": None,
+               "conversion_lift_high_95": None}  # fmt: skip
+    ready = {**waiting, "entry_month": dt.date(2026, 10, 1), "readout_status": "ready",
+             "conversion_lift": 0.0234, "conversion_lift_low_95": -0.0051,
+             "conversion_lift_high_95": 0.0519}  # fmt: skip
+    page = render_report(ReportData(run_date=dt.date(2026, 12, 2), holdouts=[waiting, ready]), None)
+    section = page[page.index("Holdout read-out") :]
+    rows = re.findall(r"<tr>(.*?)</tr>", section)[1:3]
+    assert "window_incomplete" in rows[0] and " to " not in rows[0]
+    assert "+2.3%" in rows[1] and "-0.5% to +5.2%" in rows[1]

@@ -125,13 +125,18 @@ def _funnel_table(data: ReportData) -> str:
     )
 
 
+def _interval(low: float | None, high: float | None) -> str:
+    """'-1.2% to 3.4%', or nothing while the read-out gives no figure."""
+    return "" if low is None or high is None else f"{_pct(low)} to {_pct(high)}"
+
+
 def _holdout_table(data: ReportData) -> str:
     rows = [
         [
             _td(h["audience"]), _td(h["entry_month"]), _td(h["readout_status"]),
             _td(h["treatment_members"]), _td(h["control_members"]),
             _td(_pct(h["conversion_lift"])),
-            _td(f"{_pct(h['conversion_lift_low_95'])} to {_pct(h['conversion_lift_high_95'])}"),
+            _td(_interval(h["conversion_lift_low_95"], h["conversion_lift_high_95"])),
         ]
         for h in data.holdouts
     ]  # fmt: skip
