@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,8 +61,10 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
     from orchestration.dbt_project import prepare_manifest
     from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 
+    started = time.monotonic()
     print("parsing the dbt project ...", flush=True)
     prepare_manifest()
+    print("loading the code location's definitions ...", flush=True)
     from orchestration.definitions import partitions
     from orchestration.jobs import DAILY_JOB_NAME
     from orchestration.runs import execute_job_as_location_run
@@ -121,7 +124,9 @@ def run_daily_refresh(first: dt.date, last: dt.date) -> bool:
                 f"({check.severity.value}): {check.description}"
             )
     status = "succeeded" if success else "FAILED"
-    print(f"daily_refresh {start}..{end} {status} (run {run_id})")
+    minutes, seconds = divmod(round(time.monotonic() - started), 60)
+    print(f"daily_refresh {start}..{end} {status} in {minutes} min {seconds} s (run {run_id})")
+    print(f"in the Dagster UI (`lifecycle dev`): http://localhost:3000/runs/{run_id}")
     return success
 
 
@@ -294,14 +299,7 @@ def _date(text: str) -> dt.date:
 
 def _day_or_days_ago(text: str) -> dt.date | int:
     """A date, or a whole number of days before today (resolved in the shop's time zone)."""
-    if text.isdigit():
-        return int(text)
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a date (YYYY-MM-DD, e.g. 2025-06-30) nor a number of days ago"
-        ) from None
+    return int(text) if text.isdigit() else _date(text)
 
 
 def _count(text: str) -> int:

@@ -27,6 +27,10 @@ def test_a_bad_date_says_the_format(capsys: pytest.CaptureFixture[str]) -> None:
         main(["run", "--start", "2025-13-01", "--end", "2025-01-02"])
     assert exit_.value.code == 2
     assert "'2025-13-01' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # the demo's bad day: a date or N days ago
+        main(["demo", "--bad-day", "thirty"])
+    assert exit_.value.code == 2
+    assert "'thirty' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_a_missing_landing_folder_names_the_setting(

@@ -83,7 +83,9 @@ def test_the_main_command_runs_end_to_end(demo: Demo) -> None:
     """Sample generated (ending yesterday), whole graph materialized, progress shown; the
     UI's API lists the run under its job and no missing partition but today's."""
     out = demo.done.stdout + demo.done.stderr
-    assert "daily_refresh" in demo.done.stdout and "succeeded" in demo.done.stdout
+    assert re.search(r"daily_refresh \S+ succeeded in \d+ min \d+ s", demo.done.stdout)
+    assert "http://localhost:3000/runs/" in demo.done.stdout  # where to see it
+    assert "loading the code location's definitions" in demo.done.stdout
     assert "dbt: built marts.customer_rfm" in out  # each model, as it is built
     assert "\x1b[" not in out  # no colour codes off a terminal
     assert demo.sample["last_day"] == (demo.today - dt.timedelta(days=1)).isoformat()
