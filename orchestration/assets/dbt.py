@@ -24,7 +24,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.assets.dbt_descriptions import node_description, test_description
+from orchestration.assets.dbt_descriptions import check_description, node_description
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
 from orchestration.resources import DuckDBWarehouse
@@ -93,7 +93,7 @@ class LifecycleDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None:
             return None
-        return spec._replace(description=test_description(manifest["nodes"][unique_id]))
+        return spec._replace(description=check_description(manifest["nodes"][unique_id]))
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None

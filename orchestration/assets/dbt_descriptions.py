@@ -56,7 +56,7 @@ def _leading_comment(sql: str) -> str | None:
     return " ".join(lines) or None
 
 
-def test_description(test: Mapping[str, Any]) -> str:
+def check_description(test: Mapping[str, Any]) -> str:
     """What a dbt test asserts, in a sentence or two."""
     if test.get("description"):
         return test["description"]

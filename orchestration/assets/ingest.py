@@ -139,7 +139,7 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 rows = rows_by_day(con, f"{RAW_SCHEMA}.{table.name}", days)
                 add_day_metadata(context, key, {
                     day: day_metadata(
-                        day, rows.get(day, 0), files[day], skipped_by_day[day], loads.get(day), root
+                        rows.get(day, 0), files[day], skipped_by_day[day], loads.get(day), root
                     )
                     for day in days
                 })  # fmt: skip

@@ -66,7 +66,6 @@ def loads_by_day(con, source: str, batch_id: str) -> dict[dt.date, tuple[int, in
 
 
 def day_metadata(
-    day: dt.date,
     rows: int,
     files: list[Path],
     skipped: list[str],
