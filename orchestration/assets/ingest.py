@@ -18,6 +18,7 @@ from orchestration.assets.ingest_metadata import (
     add_day_metadata,
     day_metadata,
     loads_by_day,
+    raw_schemas,
     rows_by_day,
     table_metadata,
 )
@@ -44,13 +45,19 @@ def _rule_summary(result: LoadResult) -> str:
 
 
 def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    schemas = raw_schemas(spec)
     specs = [
         AssetSpec(
             key=raw_asset_key(table.name),
             description=f"{table.description} Source: {spec.description}",
             group_name="ingest",
             kinds={"duckdb"},
-            metadata={"landing_folder": spec.name, "natural_key": spec.key},
+            metadata={
+                "landing_folder": spec.name,
+                "natural_key": spec.key,
+                "dagster/table_name": f"{RAW_SCHEMA}.{table.name}",
+                "dagster/column_schema": schemas[table.name],
+            },
         )
         for table in spec.tables
     ]

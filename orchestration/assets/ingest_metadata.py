@@ -1,40 +1,50 @@
 """What an ingestion run records on each raw partition: that day's facts, not the run's.
 
 A backfill covers hundreds of days in one run; Dagster gives every partition of the run the
-step's metadata. So the step's own metadata holds only what is true of the table (its name,
-schema and size after the run), and each day gets its rows, files, quarantine and load from
-the warehouse's record of that day (`quality.partition_loads`, written by the same load).
+step's metadata. So the step's own metadata holds only what is true of the table (its name
+and size after the run), each day gets its rows, files, quarantine and load from the
+warehouse's record of that day (`quality.partition_loads`, written by the same load), and
+the described column schema is on the asset's definition.
 """
 
 import datetime as dt
 import json
 from pathlib import Path
 
+import duckdb
 from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
 
+from orchestration.ingest import SourceSpec, ensure_raw_tables
 from orchestration.ingest.columns import column_description
 from orchestration.ingest.quarantine import PARTITION_LOADS
 from orchestration.warehouse_schema import RAW_SCHEMA
 
 
+def raw_schemas(spec: SourceSpec) -> dict[str, TableSchema]:
+    """The source's raw tables' columns, typed and described, from the shape every load
+    starts from (an in-memory table per raw table): stated once on the asset's definition,
+    not on each of a backfill's hundreds of partition events."""
+    con = duckdb.connect()
+    try:
+        ensure_raw_tables(con, spec)
+        found = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = ? order by table_name, ordinal_position",
+            [RAW_SCHEMA],
+        ).fetchall()
+    finally:
+        con.close()
+    columns: dict[str, list[TableColumn]] = {}
+    for table, name, kind in found:
+        described = TableColumn(name=name, type=kind, description=column_description(table, name))
+        columns.setdefault(table, []).append(described)
+    return {table: TableSchema(columns=cols) for table, cols in columns.items()}
+
+
 def table_metadata(con, table: str) -> dict:
     """The table's facts after the run: the same for every partition it covers."""
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [RAW_SCHEMA, table],
-    ).fetchall()
     total = con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]
-    return {
-        "dagster/table_name": f"{RAW_SCHEMA}.{table}",
-        "dagster/column_schema": TableSchema(
-            columns=[
-                TableColumn(name=n, type=t, description=column_description(table, n))
-                for n, t in columns
-            ]
-        ),
-        "table_rows_after_run": total,
-    }
+    return {"dagster/table_name": f"{RAW_SCHEMA}.{table}", "table_rows_after_run": total}
 
 
 def rows_by_day(con, table: str, days: list[dt.date]) -> dict[dt.date, int]:
