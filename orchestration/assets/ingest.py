@@ -73,7 +73,7 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 "quarantined, append-only (unsubscribes, complaints, hard bounces, opt-ins).",
                 group_name="ingest",
                 kinds={"duckdb"},
-                metadata={"landing_folder": spec.name},
+                metadata={"landing_folder": spec.name, "dagster/table_name": signals},
             )
         )
 
@@ -153,7 +153,7 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 yield MaterializeResult(
                     asset_key=key,
                     metadata={
-                        **table_metadata(con, table.name),
+                        **table_metadata(con, f"{RAW_SCHEMA}.{table.name}"),
                         "folders_never_read": ", ".join(stray) or "(none)",
                     },
                 )
@@ -164,10 +164,8 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                     signals_key,
                     {day: {"dagster/row_count": rows.get(day, 0)} for day in days},
                 )
-                total = con.execute(f"select count(*) from {signals}").fetchall()[0][0]
                 yield MaterializeResult(
-                    asset_key=signals_key,
-                    metadata={"dagster/table_name": signals, "table_rows_after_run": total},
+                    asset_key=signals_key, metadata=table_metadata(con, signals)
                 )
 
     return _ingest
