@@ -13,7 +13,7 @@ with eligible as (
     select
         email,
         case
-            when order_count = 1 then 'one order, past the base''s first-to-second-order delay'
+            when order_count = 1 then 'one order, past the first-to-second-order delay of the base'
             else 'past their own usual interval between orders'
         end as reason,
         case

@@ -1,6 +1,8 @@
 -- Customers whose orders cluster in one season: at least `seasonal_min_share` of their
 -- orders fall in the three months around their most frequent order month, over 2+ years.
 -- The season starts on the first day of the month before that peak month.
+{%- set this_year = 'cast(extract(year from ' ~ run_date() ~ ') as integer)' %}
+
 with orders as (
     select
         email,
@@ -64,15 +66,9 @@ final as (
         season_share,
         -- The next first day of the season's start month on or after the run date.
         case
-            when make_date(
-                cast(extract(year from {{ run_date() }}) as integer), season_start_month, 1
-            ) >= {{ run_date() }}
-                then make_date(
-                    cast(extract(year from {{ run_date() }}) as integer), season_start_month, 1
-                )
-            else make_date(
-                cast(extract(year from {{ run_date() }}) as integer) + 1, season_start_month, 1
-            )
+            when {{ date_from_parts(this_year, 'season_start_month', 1) }} >= {{ run_date() }}
+                then {{ date_from_parts(this_year, 'season_start_month', 1) }}
+            else {{ date_from_parts(this_year ~ ' + 1', 'season_start_month', 1) }}
         end as next_season_start_date
     from seasonal
 )
