@@ -32,6 +32,7 @@ class Settings:
     warehouse_path: Path
     serving_path: Path  # the read-only copy BI tools open, replaced whole after each run
     serving_parquet_dir: Path | None  # the same tables as Parquet; None: not written
+    lake_dir: Path | None  # the raw zone's root (<lake>/raw/<table>/...); None: not written
     reports_dir: Path  # the marketer's HTML report, one page per run date
     timezone: str
     partitions_start: dt.date | None  # None: the landing folder's first day
@@ -96,7 +97,10 @@ class Settings:
                 env.get("LIFECYCLE_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"
             ),
             serving_path=Path(env.get("LIFECYCLE_SERVING_PATH") or data_dir / "serving.duckdb"),
-            serving_parquet_dir=_parquet_dir(env, data_dir),
+            serving_parquet_dir=_optional_dir(
+                env, "LIFECYCLE_SERVING_PARQUET_DIR", data_dir / "serving"
+            ),
+            lake_dir=_optional_dir(env, "LIFECYCLE_LAKE_DIR", data_dir / "lake"),
             reports_dir=Path(env.get("LIFECYCLE_REPORTS_DIR") or data_dir / "reports"),
             timezone=timezone,
             partitions_start=partitions_start,
@@ -186,11 +190,12 @@ def _memory_limit(env: Mapping[str, str]) -> str:
     return raw
 
 
-def _parquet_dir(env: Mapping[str, str], data_dir: Path) -> Path | None:
-    raw = (env.get("LIFECYCLE_SERVING_PARQUET_DIR") or "").strip()
+def _optional_dir(env: Mapping[str, str], name: str, default: Path) -> Path | None:
+    """A folder that something optional is written to: `off` (none, false, no) for none."""
+    raw = (env.get(name) or "").strip()
     if raw.lower() in ("off", "none", "false", "no"):
         return None
-    return Path(raw) if raw else data_dir / "serving"
+    return Path(raw) if raw else default
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -60,6 +60,7 @@ def test_small_scale_benchmark_writes_a_well_formed_report(
     markdown = (tmp_path / "results" / "pipeline_small.md").read_text()
     assert "## Full rebuild: 2024-01-01 to 2024-01-06, succeeded" in markdown
     assert "## New day: 2024-01-07 to 2024-01-07, succeeded" in markdown
+    assert "Of ingestion, writing the raw zone (Parquet, s): ingest checkouts " in markdown
 
     full, new_day = report["full_rebuild"], report["new_day"]
     assert full["succeeded"] and new_day["succeeded"]
@@ -72,6 +73,10 @@ def test_small_scale_benchmark_writes_a_well_formed_report(
         assert {"staging", "intermediate", "marts", "audiences"} <= set(
             run["dbt_model_groups_seconds"]
         )
+        # Writing the raw zone is timed within each source's ingestion.
+        zone = run["raw_zone_seconds"]
+        assert set(zone) == {f"ingest {s.name}" for s in SOURCES}
+        assert all(0 < zone[stage] < run["stages"][stage]["wall_seconds"] for stage in zone)
         assert run["run"]["wall_seconds"] >= sum(f["wall_seconds"] for f in run["stages"].values())
     # The floors read every record landed in the runs' days once (not the days before the
     # partitions start, where the sample's first checkouts land).

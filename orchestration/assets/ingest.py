@@ -21,11 +21,12 @@ from orchestration.assets.ingest_metadata import (
     raw_schemas,
     rows_by_day,
     table_metadata,
+    zone_metadata,
 )
 from orchestration.ingest import SOURCES, LoadResult, SourceSpec, load_days
 from orchestration.ingest.consent import consent_table
 from orchestration.quality_thresholds import QualityThresholds
-from orchestration.resources import DuckDBWarehouse, LandingZone
+from orchestration.resources import DuckDBWarehouse, LandingZone, RawZone
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.warehouse_schema import QUARANTINE_SCHEMA, RAW_SCHEMA
 
@@ -88,6 +89,7 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
         context: AssetExecutionContext,
         warehouse: DuckDBWarehouse,
         landing: LandingZone,
+        raw_zone: RawZone,
         quality: QualityThresholds,
     ):
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
@@ -115,12 +117,18 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                 quality,
                 max_batch_bytes=landing.batch_megabytes * 2**20,
                 progress=context.log.info,
+                lake=raw_zone.lake,
             )
             rate = result.rows_read / result.seconds if result.seconds else 0.0
             context.log.info(
                 f"{spec.name}: {result.rows_read:,} rows read from {len(result.files):,} files "
                 f"in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
             )
+            if raw_zone.lake is not None and result.days_with_files:
+                context.log.info(
+                    f"{spec.name}: {len(result.days_with_files):,} days written to the raw zone "
+                    f"as Parquet in {result.zone_seconds:.1f} s"
+                )
             if result.rows_quarantined:
                 # A few bad rows are normal in any export (the sample shop writes 0.2% on
                 # purpose): within the tolerance they are set aside as expected; above it, the
@@ -155,6 +163,7 @@ def build_ingest_asset(spec: SourceSpec, partitions_def: PartitionsDefinition) -
                     metadata={
                         **table_metadata(con, f"{RAW_SCHEMA}.{table.name}"),
                         "folders_never_read": ", ".join(stray) or "(none)",
+                        **zone_metadata(raw_zone.lake, table.name, result),
                     },
                 )
             if signals_key:

@@ -14,9 +14,10 @@ from pathlib import Path
 import duckdb
 from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
 
-from orchestration.ingest import SourceSpec, ensure_raw_tables
+from orchestration.ingest import LoadResult, SourceSpec, ensure_raw_tables
 from orchestration.ingest.columns import column_description
 from orchestration.ingest.quarantine import PARTITION_LOADS
+from orchestration.ingest.raw_zone import table_folder
 from orchestration.warehouse_schema import RAW_SCHEMA
 
 
@@ -46,6 +47,17 @@ def table_metadata(con, table: str) -> dict:
     columns are on the asset's definition)."""
     total = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     return {"table_rows_after_run": total}
+
+
+def zone_metadata(lake: Path | None, table: str, result: LoadResult) -> dict:
+    """Where the raw zone holds the table, and what writing this run's days cost (for every
+    table of the source together)."""
+    if lake is None:
+        return {}
+    return {
+        "raw_zone": MetadataValue.path(str(table_folder(lake, table))),
+        "raw_zone_seconds": result.zone_seconds,
+    }
 
 
 def rows_by_day(con, table: str, days: list[dt.date]) -> dict[dt.date, int]:

@@ -136,6 +136,8 @@ def run_bench(
         "LIFECYCLE_DATA_DIR": str(run_dir),
         "LIFECYCLE_WAREHOUSE_PATH": str(run_dir / "warehouse.duckdb"),
         "LIFECYCLE_OUTBOX_DIR": str(run_dir / "outbox"),
+        # The raw zone too, unless it is switched off (then its cost is left out).
+        "LIFECYCLE_LAKE_DIR": str(run_dir / "lake") if Settings.from_env().lake_dir else "off",
         "LIFECYCLE_LANDING_DIR": str(base / "landing"),
         "DAGSTER_HOME": str(run_dir / "dagster"),
         "LIFECYCLE_ESP_TARGET": "outbox",

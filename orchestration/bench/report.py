@@ -70,6 +70,13 @@ def markdown(report: dict[str, Any]) -> str:
                 + ", ".join(f"{g} {s:.1f}" for g, s in groups.items())
                 + "."
             )
+        zone = run.get("raw_zone_seconds", {})
+        if zone:
+            lines.append(
+                "Of ingestion, writing the raw zone (Parquet, s): "
+                + ", ".join(f"{stage} {s:.1f}" for stage, s in zone.items())
+                + "."
+            )
         rfm = floors.get("rfm")
         if rfm and run.get("rfm_models_seconds") is not None:
             lines.append(

@@ -68,6 +68,18 @@ def dbt_model_seconds(instance: DagsterInstance, run_id: str) -> dict[tuple[str,
     return seconds
 
 
+def raw_zone_seconds(instance: DagsterInstance, run_id: str) -> dict[str, float]:
+    """Ingest step -> seconds of it spent writing the raw zone (every raw asset of a step
+    carries the step's figure)."""
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        mat = entry.dagster_event.step_materialization_data.materialization
+        value = mat.metadata.get("raw_zone_seconds")
+        if value is not None and entry.step_key:
+            seconds[stage_of(entry.step_key)] = float(value.value)
+    return dict(sorted(seconds.items()))
+
+
 def group_seconds(models: dict[tuple[str, ...], float]) -> dict[str, float]:
     """dbt model group (schema: staging, intermediate, marts, audiences) -> seconds."""
     groups: dict[str, float] = defaultdict(float)
@@ -97,6 +109,7 @@ def stage_table(
     return {
         "stages": stages,
         "dbt_model_groups_seconds": group_seconds(dbt_model_seconds(instance, run_id)),
+        "raw_zone_seconds": raw_zone_seconds(instance, run_id),
         "run": {
             "wall_seconds": round(ended - started, 2),
             # Process start, definitions, dbt manifest and Dagster's run set-up.

@@ -30,6 +30,7 @@ from orchestration.ingest.quarantine import (
     quarantine_batch,
     record_empty_days,
 )
+from orchestration.ingest.raw_zone import write_days
 from orchestration.ingest.readers import (
     check_files,
     days_label,
@@ -59,6 +60,7 @@ class LoadResult:
     empty_files: int = 0
     consent_signals: int = 0  # new signals recorded, from good and quarantined rows alike
     seconds: float = 0.0
+    zone_seconds: float = 0.0  # of `seconds`, writing the days to the raw zone
 
 
 def _typed_empty_batch(spec: SourceSpec) -> str:
@@ -113,6 +115,7 @@ def load_days(
     thresholds: QualityThresholds,
     max_batch_bytes: int | None = None,
     progress: Callable[[str], None] | None = None,
+    lake: Path | None = None,
 ) -> LoadResult:
     """Replace the rows of every day that has files with what those files hold.
 
@@ -123,6 +126,8 @@ def load_days(
     each in one transaction, so a backfill of two years costs one scan and its memory and
     temporary disk are those of one batch. A file a batch cannot read leaves that batch and
     the later ones as they were; the earlier batches' days are loaded, complete.
+    With a `lake`, each batch's days are then written to the raw zone (see `raw_zone`), the
+    consent signals of refused files too.
     """
     started = time.perf_counter()
     ensure_raw_tables(con, spec)
@@ -136,7 +141,7 @@ def load_days(
         for number, days in enumerate(batches, 1):
             result = _load_batch(
                 con, spec, {d: files_by_day[d] for d in days}, headers, landing_root, batch_id,
-                thresholds,
+                thresholds, lake,
             )  # fmt: skip
             results.append(result)
             if progress and len(batches) > 1:
@@ -157,6 +162,8 @@ def load_days(
                 refusal.opt_outs_unread(type(failure).__name__)
             else:
                 refusal.record_opt_outs(recorded, table)
+                if lake is not None:
+                    write_days(con, lake, [table.split(".")[-1]], sorted(set(refused.values())))
         raise
     return dataclasses.replace(
         _merged(spec.name, results), seconds=round(time.perf_counter() - started, 3)
@@ -185,6 +192,7 @@ def _merged(source: str, results: list[LoadResult]) -> LoadResult:
         rows_written=added([r.rows_written for r in results]),
         empty_files=sum(r.empty_files for r in results),
         consent_signals=sum(r.consent_signals for r in results),
+        zone_seconds=round(sum(r.zone_seconds for r in results), 3),
     )
 
 
@@ -196,8 +204,10 @@ def _load_batch(
     landing_root: Path,
     batch_id: str,
     thresholds: QualityThresholds,
+    lake: Path | None,
 ) -> LoadResult:
-    """One batch of days, read in one pass and written in one transaction."""
+    """One batch of days, read in one pass and written in one transaction (then to the raw
+    zone, with a `lake`)."""
     started = time.perf_counter()
     days = sorted(files_by_day)
     every_file = [p for d in days for p in files_by_day[d]]
@@ -309,6 +319,12 @@ def _load_batch(
         con.execute("drop view if exists batch_checked")
         for temp in ("batch_ruled", "batch_conflicts", "batch", "batch_files"):
             con.execute(f"drop table if exists {temp}")
+    zone_seconds = 0.0
+    if lake is not None:
+        tables = [t.name for t in spec.tables]
+        consent = consent_table(spec.name)
+        tables += [consent.split(".")[-1]] if consent else []
+        zone_seconds = write_days(con, lake, tables, loaded_days).seconds
     return dataclasses.replace(
         arrived,
         days_with_files=loaded_days,
@@ -319,4 +335,5 @@ def _load_batch(
         rows_written=written,
         consent_signals=signals,
         seconds=round(time.perf_counter() - started, 3),
+        zone_seconds=zone_seconds,
     )

@@ -9,6 +9,7 @@ from dagster import EnvVar
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.resources.alerts import AlertSinks
 from orchestration.resources.dbt_cli import LifecycleDbtCli
+from orchestration.resources.lake import RawZone
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
 from orchestration.resources.serving import ServingTarget
@@ -33,6 +34,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "landing": LandingZone(
             root=str(settings.landing_dir), batch_megabytes=settings.ingest_batch_megabytes
         ),
+        "raw_zone": RawZone(lake_dir=str(settings.lake_dir or "")),
         "quality": settings.quality,
         "churn_model": settings.churn_model,
         "publish_target": PublishTarget(
