@@ -1,7 +1,8 @@
 """The models' SQL is portable: what dbt compiles for DuckDB parses as Snowflake, BigQuery,
-Trino and Spark SQL, calls only functions those engines know, and transpiles to each without
-a construct sqlglot knows the engine lacks. SQL that only DuckDB runs is caught here, before a
-user moves the dbt layer to another engine.
+Trino and Spark SQL, calls only functions those engines know, uses its operators in the same
+meaning there, and transpiles to each without a construct sqlglot knows the engine lacks. SQL
+that only DuckDB runs, or runs differently elsewhere, is caught here, before a user moves the
+dbt layer to another engine.
 
 Engine-specific SQL lives in this project's dispatched macros (an `<adapter>__` version beside
 the `duckdb__` and `default__` ones, the latter PostgreSQL's), never in a model: the
@@ -16,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,28 @@ def test_every_model_transpiles_without_unsupported_constructs(
             sql, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE
         ):
             assert sqlglot.parse_one(statement, read=dialect) is not None, name
+
+
+def _operators(sql: str, dialect: str) -> Counter:
+    return Counter(
+        type(node).__name__
+        for tree in sqlglot.parse(sql, read=dialect)
+        for node in tree.walk()
+        if isinstance(node, exp.Binary)
+    )
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_operator_means_the_same_on_each_engine(compiled_models: dict, dialect: str):
+    """Text that parses everywhere but means something else: DuckDB's `^` is a power, the
+    others' a bitwise XOR (so power() is written out)."""
+    for name, sql in compiled_models.items():
+        duckdb_reading, other_reading = _operators(sql, "duckdb"), _operators(sql, dialect)
+        assert duckdb_reading == other_reading, (
+            name,
+            dict(duckdb_reading - other_reading),
+            dict(other_reading - duckdb_reading),
+        )
 
 
 def test_the_known_exceptions_are_needed_and_only_in_macros(compiled_models: dict) -> None:

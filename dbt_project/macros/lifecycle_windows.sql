@@ -15,5 +15,6 @@
 
 {#- A window of decimal(8, 1) days as text without a needless ".0": 90.0 -> 90, 4.5 -> 4.5. -#}
 {% macro days_text(days) -%}
-    rtrim(rtrim(cast({{ days }} as {{ dbt.type_string() }}), '0'), '.')
+    {#- Standard SQL's trim: Spark's two-argument rtrim takes its arguments the other way round. #}
+    trim(trailing '.' from trim(trailing '0' from cast({{ days }} as {{ dbt.type_string() }})))
 {%- endmacro %}

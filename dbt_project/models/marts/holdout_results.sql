@@ -126,14 +126,16 @@ intervals as (
         -- variance in either arm).
         coalesce(
             {{ z }}
-            + ({{ z }} ^ 3 + {{ z }}) / (4 * revenue_df)
-            + (5 * {{ z }} ^ 5 + 16 * {{ z }} ^ 3 + 3 * {{ z }}) / (96 * revenue_df ^ 2)
-            + (3 * {{ z }} ^ 7 + 19 * {{ z }} ^ 5 + 17 * {{ z }} ^ 3 - 15 * {{ z }})
-                / (384 * revenue_df ^ 3)
-            + (79 * {{ z }} ^ 9 + 776 * {{ z }} ^ 7 + 1482 * {{ z }} ^ 5 - 1920 * {{ z }} ^ 3
-                - 945 * {{ z }}) / (92160 * revenue_df ^ 4)
-            + (27 * {{ z }} ^ 11 + 339 * {{ z }} ^ 9 + 930 * {{ z }} ^ 7 - 1782 * {{ z }} ^ 5
-                - 765 * {{ z }} ^ 3 + 17955 * {{ z }}) / (368640 * revenue_df ^ 5),
+            + (power({{ z }}, 3) + {{ z }}) / (4 * revenue_df)
+            + (5 * power({{ z }}, 5) + 16 * power({{ z }}, 3) + 3 * {{ z }})
+                / (96 * power(revenue_df, 2))
+            + (3 * power({{ z }}, 7) + 19 * power({{ z }}, 5) + 17 * power({{ z }}, 3)
+                - 15 * {{ z }}) / (384 * power(revenue_df, 3))
+            + (79 * power({{ z }}, 9) + 776 * power({{ z }}, 7) + 1482 * power({{ z }}, 5)
+                - 1920 * power({{ z }}, 3) - 945 * {{ z }}) / (92160 * power(revenue_df, 4))
+            + (27 * power({{ z }}, 11) + 339 * power({{ z }}, 9) + 930 * power({{ z }}, 7)
+                - 1782 * power({{ z }}, 5) - 765 * power({{ z }}, 3) + 17955 * {{ z }})
+                / (368640 * power(revenue_df, 5)),
             {{ z }}
         ) as t_quantile,
         -- Planning: what the current sizes can detect, and how long to enter members for
