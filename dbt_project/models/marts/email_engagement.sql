@@ -5,16 +5,21 @@ with events as (
     where is_valid_email and occurred_date <= {{ run_date() }}
 ),
 
-per_contact as (
+-- What happened to each message a contact was sent, then per contact: two plain
+-- aggregations instead of five distinct counts over every event (a day of a million
+-- customers' history costs a fraction of it). Events without a message id count only in the
+-- totals, as a distinct count of message ids leaves them out.
+per_message as (
     select
         email,
-        count(distinct case when event_type = 'processed' then message_id end) as sends,
-        count(distinct case when event_type = 'delivered' then message_id end) as deliveries,
-        count(distinct case when event_type = 'open' and not is_machine_open then message_id end)
-            as unique_opens,
-        count(distinct case when event_type = 'open' and is_machine_open then message_id end)
-            as machine_opens,
-        count(distinct case when event_type = 'click' then message_id end) as unique_clicks,
+        message_id,
+        max(case when event_type = 'processed' then 1 else 0 end) as was_sent,
+        max(case when event_type = 'delivered' then 1 else 0 end) as was_delivered,
+        max(case when event_type = 'open' and not is_machine_open then 1 else 0 end)
+            as was_opened,
+        max(case when event_type = 'open' and is_machine_open then 1 else 0 end)
+            as was_machine_opened,
+        max(case when event_type = 'click' then 1 else 0 end) as was_clicked,
         sum(case when event_type = 'click' then 1 else 0 end) as clicks,
         max(case when event_type = 'open' and not is_machine_open then occurred_at end)
             as last_open_at,
@@ -23,11 +28,31 @@ per_contact as (
             as soft_bounces,
         sum(case when event_type = 'bounce' and bounce_kind = 'hard' then 1 else 0 end)
             as hard_bounces,
-        max(case when event_type = 'spamreport' then 1 else 0 end) = 1 as has_complained,
+        max(case when event_type = 'spamreport' then 1 else 0 end) as complained,
         max(case when event_type = 'unsubscribe' then occurred_at end) as last_unsubscribed_at,
-        max(case when event_type = 'group_unsubscribe' then 1 else 0 end) = 1
-            as has_group_unsubscribed
+        max(case when event_type = 'group_unsubscribe' then 1 else 0 end) as group_unsubscribed
     from events
+    group by email, message_id
+),
+
+per_contact as (
+    select
+        email,
+        count(case when was_sent = 1 and message_id is not null then 1 end) as sends,
+        count(case when was_delivered = 1 and message_id is not null then 1 end) as deliveries,
+        count(case when was_opened = 1 and message_id is not null then 1 end) as unique_opens,
+        count(case when was_machine_opened = 1 and message_id is not null then 1 end)
+            as machine_opens,
+        count(case when was_clicked = 1 and message_id is not null then 1 end) as unique_clicks,
+        sum(clicks) as clicks,
+        max(last_open_at) as last_open_at,
+        max(last_click_at) as last_click_at,
+        sum(soft_bounces) as soft_bounces,
+        sum(hard_bounces) as hard_bounces,
+        max(complained) = 1 as has_complained,
+        max(last_unsubscribed_at) as last_unsubscribed_at,
+        max(group_unsubscribed) = 1 as has_group_unsubscribed
+    from per_message
     group by email
 ),
 
