@@ -13,8 +13,10 @@
     ({{ days_since_last_order }} * ({{ order_count }} - 1) > {{ span_days }} * {{ multiple }})
 {%- endmacro %}
 
-{#- A window of decimal(8, 1) days as text without a needless ".0": 90.0 -> 90, 4.5 -> 4.5. -#}
+{#- A window of decimal(8, 1) days as text without a needless ".0": 90.0 -> 90, 4.5 -> 4.5.
+    rtrim(text, characters) as DuckDB, PostgreSQL, Snowflake, BigQuery and Trino take it (not
+    standard SQL's trim(trailing ... from ...), which BigQuery lacks); Spark's two-argument
+    rtrim takes its arguments the other way round and needs a version of its own. -#}
 {% macro days_text(days) -%}
-    {#- Standard SQL's trim: Spark's two-argument rtrim takes its arguments the other way round. #}
-    trim(trailing '.' from trim(trailing '0' from cast({{ days }} as {{ dbt.type_string() }})))
+    rtrim(rtrim(cast({{ days }} as {{ dbt.type_string() }}), '0'), '.')
 {%- endmacro %}
