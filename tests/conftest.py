@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import DagsterInstance
 
@@ -43,6 +44,22 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
     """The shape of the default demo (two years), with fewer buyers to stay quick."""
     params = SampleParams(customers=2_000, seed=11)
     return generate_sample_shop(params, tmp_path_factory.mktemp("demo") / "landing")
+
+
+@pytest.fixture
+def landing(tmp_path: Path, small_shop: SampleSummary) -> Path:
+    """A private copy of the small shop's landing folder that a test may damage."""
+    root = tmp_path / "landing"
+    shutil.copytree(small_shop.landing_dir, root)
+    return root
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh warehouse file."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield con
+    con.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

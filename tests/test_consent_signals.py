@@ -69,13 +69,6 @@ def _opted_out(con) -> set[tuple[str, int | None]]:
     return set(con.execute(f"select email, asm_group_id from ({opt_outs_sql(con)})").fetchall())
 
 
-@pytest.fixture
-def con(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield con
-    con.close()
-
-
 def test_opt_outs_in_bad_rows_are_recorded_and_good_timestamps_are_read(con, tmp_path):
     root = tmp_path / "landing"
     millis = event("ms@x.com", "unsubscribe", "e1", NOON)

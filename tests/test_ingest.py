@@ -19,26 +19,10 @@ from orchestration.ingest.loader import day_batches
 from orchestration.ingest.sources import CONTACTS, EMAIL_EVENTS, ORDERS
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import DuckDBWarehouse, LandingZone
-from orchestration.sample import SampleSummary
 from tests.conftest import SMALL
 
 DAY_1 = SMALL.start_date + dt.timedelta(days=10)
 DAY_2 = DAY_1 + dt.timedelta(days=1)
-
-
-@pytest.fixture
-def landing(tmp_path: Path, small_shop: SampleSummary) -> Path:
-    """A private copy of the small shop's landing folder that a test may damage."""
-    root = tmp_path / "landing"
-    shutil.copytree(small_shop.landing_dir, root)
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield con
-    con.close()
 
 
 def _load(con, spec, root: Path, days: list[dt.date], batch: str = "b1"):

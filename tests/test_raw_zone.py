@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.ingest import SOURCES, LandingFileError, load_days
@@ -18,26 +16,11 @@ from orchestration.ingest.raw_zone import day_folder, table_folder
 from orchestration.ingest.sources import EMAIL_EVENTS, ORDERS
 from orchestration.quality_thresholds import QualityThresholds
 from orchestration.resources import LandingZone
-from orchestration.sample import SampleSummary
 from orchestration.settings import Settings
 from tests.conftest import SMALL
 from tests.consent_cases import event
 
 DAYS = [SMALL.start_date + dt.timedelta(days=i) for i in range(5)]
-
-
-@pytest.fixture
-def landing(tmp_path: Path, small_shop: SampleSummary) -> Path:
-    root = tmp_path / "landing"
-    shutil.copytree(small_shop.landing_dir, root)
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield con
-    con.close()
 
 
 def _load(con, spec, landing: Path, lake: Path, days: list[dt.date], batch: str = "b1"):

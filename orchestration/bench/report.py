@@ -63,20 +63,15 @@ def markdown(report: dict[str, Any]) -> str:
             *_rows(run, floors.get(floor_key, {})),
             "",
         ]
-        groups = run.get("dbt_model_groups_seconds", {})
-        if groups:
-            lines.append(
-                "dbt models by group (dbt's execution time, s): "
-                + ", ".join(f"{g} {s:.1f}" for g, s in groups.items())
-                + "."
-            )
-        zone = run.get("raw_zone_seconds", {})
-        if zone:
-            lines.append(
-                "Of ingestion, writing the raw zone (Parquet, s): "
-                + ", ".join(f"{stage} {s:.1f}" for stage, s in zone.items())
-                + "."
-            )
+        for label, key in (
+            ("dbt models by group (dbt's execution time, s)", "dbt_model_groups_seconds"),
+            ("Of ingestion, writing the raw zone (Parquet, s)", "raw_zone_seconds"),
+        ):
+            seconds = run.get(key, {})
+            if seconds:
+                lines.append(
+                    f"{label}: " + ", ".join(f"{k} {s:.1f}" for k, s in seconds.items()) + "."
+                )
         rfm = floors.get("rfm")
         if rfm and run.get("rfm_models_seconds") is not None:
             lines.append(
