@@ -163,7 +163,7 @@ def load_days(
             else:
                 refusal.record_opt_outs(recorded, table)
                 if lake is not None:
-                    write_days(con, lake, [table.split(".")[-1]], sorted(set(refused.values())))
+                    write_days(con, lake, [table.split(".")[-1]], list(refused.values()))
         raise
     return dataclasses.replace(
         _merged(spec.name, results), seconds=round(time.perf_counter() - started, 3)
@@ -321,10 +321,9 @@ def _load_batch(
             con.execute(f"drop table if exists {temp}")
     zone_seconds = 0.0
     if lake is not None:
-        tables = [t.name for t in spec.tables]
         consent = consent_table(spec.name)
-        tables += [consent.split(".")[-1]] if consent else []
-        zone_seconds = write_days(con, lake, tables, loaded_days).seconds
+        tables = [t.name for t in spec.tables] + ([consent.split(".")[-1]] if consent else [])
+        zone_seconds = write_days(con, lake, tables, loaded_days)
     return dataclasses.replace(
         arrived,
         days_with_files=loaded_days,

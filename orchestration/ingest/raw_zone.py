@@ -17,7 +17,6 @@ import datetime as dt
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,41 +26,35 @@ from orchestration.warehouse_schema import RAW_SCHEMA
 PARTITION_COLUMN = "_partition_date"
 
 
-@dataclass(frozen=True)
-class ZoneWrite:
-    """What one write did: the days replaced per table, and how long it took."""
-
-    tables: tuple[str, ...]
-    days: int
-    rows: int
-    seconds: float
-
-
 def table_folder(lake: Path, table: str) -> Path:
     return lake / RAW_SCHEMA / table
 
 
+def _partition(day: dt.date) -> str:
+    return f"{PARTITION_COLUMN}={day.isoformat()}"
+
+
 def day_folder(lake: Path, table: str, day: dt.date) -> Path:
-    return table_folder(lake, table) / f"{PARTITION_COLUMN}={day.isoformat()}"
+    return table_folder(lake, table) / _partition(day)
 
 
 def write_days(
     con: duckdb.DuckDBPyConnection, lake: Path, tables: list[str], days: list[dt.date]
-) -> ZoneWrite:
+) -> float:
     """Replace `days` of each raw table in the zone with the warehouse's rows of those days
-    (committed: call after the load's transaction)."""
+    (committed: call after the load's transaction); the seconds it took."""
     started = time.perf_counter()
+    days = sorted(set(days))
     if not days:
-        return ZoneWrite(tuple(tables), 0, 0, 0.0)
+        return 0.0
     staging = lake / RAW_SCHEMA / ".staging" / uuid.uuid4().hex
     con.execute("create or replace temp table zone_days (day date)")
-    con.executemany("insert into zone_days values (?)", [(d,) for d in sorted(set(days))])
-    rows = 0
+    con.executemany("insert into zone_days values (?)", [(d,) for d in days])
     try:
         for table in tables:
             aside = staging / table
             aside.mkdir(parents=True)
-            written = con.execute(
+            con.execute(
                 f"""
                 copy (
                     select * from {RAW_SCHEMA}.{table}
@@ -70,22 +63,22 @@ def write_days(
                 (format parquet, partition_by ({PARTITION_COLUMN}), compression zstd,
                  overwrite_or_ignore true)
                 """
-            ).fetchall()
-            rows += written[0][0] if written else 0
-            for day in sorted(set(days)):
-                _swap(aside / day_folder(Path(), table, day).name, day_folder(lake, table, day))
+            )
+            for day in days:
+                _swap(aside / _partition(day), day_folder(lake, table, day), staging)
     finally:
         con.execute("drop table if exists zone_days")
         shutil.rmtree(staging, ignore_errors=True)
-    return ZoneWrite(tuple(tables), len(set(days)), rows, round(time.perf_counter() - started, 3))
+    return round(time.perf_counter() - started, 3)
 
 
-def _swap(new: Path, final: Path) -> None:
-    """Put `new` (a day written aside, or nothing) where `final` is."""
+def _swap(new: Path, final: Path, staging: Path) -> None:
+    """Put `new` (a day written aside, or nothing) where `final` is; the old day goes to
+    `staging` and is removed."""
     final.parent.mkdir(parents=True, exist_ok=True)
     old = None
     if final.exists():
-        old = new.parent.parent / f".old-{uuid.uuid4().hex}"
+        old = staging / f".old-{uuid.uuid4().hex}"
         final.rename(old)
     if new.exists():
         new.rename(final)
