@@ -4,6 +4,8 @@ every module copies instead of building its own, and isolated settings."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,3 +141,29 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIFECYCLE_PARTITIONS_START", "2024-01-01")
     return data
+
+
+@pytest.fixture(scope="module")
+def spark_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The lake and Spark folders of a Spark test; it fails in CI (and is skipped
+    elsewhere) without pyspark or Java."""
+    missing = [
+        what
+        for what, found in (
+            ("pyspark (pip install -e '.[spark]')", importlib.util.find_spec("pyspark")),
+            ("a Java runtime (Debian: apt-get install default-jre-headless)", _java()),
+        )
+        if not found
+    ]
+    if missing:
+        message = "Spark needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("spark")
+    return {"LIFECYCLE_LAKE_DIR": str(root / "lake"), "LIFECYCLE_SPARK_DIR": str(root / "spark")}
+
+
+def _java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    return shutil.which("java", path=f"{home}/bin" if home else None)

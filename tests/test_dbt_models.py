@@ -111,8 +111,12 @@ def test_holdout_results_compare_the_published_with_the_ghost_control(tmp_path: 
     }
     _dbt(["build", "--select", "holdout_results"], path, tmp_path / "target", variables)
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
-    [hook] = [r for r in results if "on-run-start" in r["unique_id"]]
-    assert hook["status"] == "success"
+    # The hooks: DuckDB's settings, then the lake's sources (Spark only: nothing here).
+    hook, lake = sorted(
+        (r for r in results if "on-run-start" in r["unique_id"]), key=lambda r: r["unique_id"]
+    )
+    assert hook["status"] == lake["status"] == "success"
+    assert lake["compiled_code"].strip() == "select 1"
     assert " ".join(hook["compiled_code"].split()) == "set memory_limit = '512MB'; set threads = 1;"
     with duckdb.connect(str(path), read_only=True) as con:
         [row] = con.execute("select * from marts.holdout_results").df().to_dict("records")

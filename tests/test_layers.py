@@ -30,6 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "orchestration.warehouse_schema",
         "orchestration.partitions",
         "orchestration.dbt_project",
+        "orchestration.spark_output",
     ),
     "ingest": ("orchestration.ingest",),
     "quality": ("orchestration.quality",),

@@ -35,6 +35,10 @@
     (cast('0x' || substr(md5({{ expression }}), 1, 7) as integer) % 10000)
 {%- endmacro %}
 
+{% macro spark__hash_bucket(expression) -%}
+    (cast(conv(substr(md5({{ expression }}), 1, 7), 16, 10) as int) % 10000)
+{%- endmacro %}
+
 {% macro default__hash_bucket(expression) -%}
     (cast(cast('x' || substr(md5({{ expression }}), 1, 7) as bit(28)) as integer) % 10000)
 {%- endmacro %}
@@ -135,8 +139,21 @@ where dropped_by is null
 {% macro record_dropped_members() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set marker = audience_members_marker() | trim -%}
-    {%- set ctes = model.compiled_code.split(marker)[0] -%}
-    {%- set dropped = ref('dropped_members') -%}
+    {{ return(adapter.dispatch('record_dropped_members', 'lifecycle')(
+        model.compiled_code.split(marker)[0], ref('dropped_members'))) }}
+{%- endmacro %}
+
+{#- Spark (Parquet) has no delete: `dropped_members` is partitioned by audience there, and
+    the hook overwrites the audience's partition. -#}
+{% macro spark__record_dropped_members(ctes, dropped) -%}
+    {{ ctes }}
+    insert overwrite table {{ dropped }} partition (audience = '{{ model.name }}')
+    select email, dropped_by, reason, run_date
+    from candidates
+    where dropped_by is not null
+{%- endmacro %}
+
+{% macro default__record_dropped_members(ctes, dropped) -%}
     delete from {{ dropped }} where audience = '{{ model.name }}';
     insert into {{ dropped }} (audience, email, dropped_by, reason, run_date)
     {{ ctes }}

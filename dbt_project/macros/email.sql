@@ -12,6 +12,11 @@
     coalesce(regexp_full_match({{ expression }}, '[^@\s]+@[^@\s]+\.[^@\s]+'), false)
 {%- endmacro %}
 
+{#- Spark reads backslashes in a string literal as escapes: doubled, they reach the regex. -#}
+{% macro spark__is_valid_email(expression) -%}
+    coalesce({{ expression }} rlike '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', false)
+{%- endmacro %}
+
 {% macro default__is_valid_email(expression) -%}
     coalesce({{ expression }} ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$', false)
 {%- endmacro %}

@@ -16,7 +16,15 @@
 {#- A window of decimal(8, 1) days as text without a needless ".0": 90.0 -> 90, 4.5 -> 4.5.
     rtrim(text, characters) as DuckDB, PostgreSQL, Snowflake, BigQuery and Trino take it (not
     standard SQL's trim(trailing ... from ...), which BigQuery lacks); Spark's two-argument
-    rtrim takes its arguments the other way round and needs a version of its own. -#}
+    rtrim takes its arguments the other way round: it has standard SQL's. -#}
 {% macro days_text(days) -%}
+    {{ return(adapter.dispatch('days_text', 'lifecycle')(days)) }}
+{%- endmacro %}
+
+{% macro spark__days_text(days) -%}
+    trim(trailing '.' from trim(trailing '0' from cast({{ days }} as string)))
+{%- endmacro %}
+
+{% macro default__days_text(days) -%}
     rtrim(rtrim(cast({{ days }} as {{ dbt.type_string() }}), '0'), '.')
 {%- endmacro %}

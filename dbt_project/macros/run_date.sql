@@ -12,6 +12,10 @@
     cast(timezone('{{ var("shop_timezone") }}', now()) as date)
 {%- endmacro %}
 
+{% macro spark__shop_today() -%}
+    cast(from_utc_timestamp(current_timestamp(), '{{ var("shop_timezone") }}') as date)
+{%- endmacro %}
+
 {% macro default__shop_today() -%}
     cast(now() at time zone '{{ var("shop_timezone") }}' as date)
 {%- endmacro %}
@@ -31,6 +35,10 @@
 
 {% macro duckdb__utc_now() -%}
     timezone('UTC', now())
+{%- endmacro %}
+
+{% macro spark__utc_now() -%}
+    current_timestamp()
 {%- endmacro %}
 
 {% macro default__utc_now() -%}

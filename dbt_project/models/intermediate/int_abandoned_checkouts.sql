@@ -55,7 +55,7 @@ discount_returners as (
 judged as (
     select
         l.*,
-        {{ dbt.datediff('l.abandoned_at', run_at(), 'minute') }} as minutes_since_abandoned,
+        {{ minutes_between('l.abandoned_at', run_at()) }} as minutes_since_abandoned,
         l.completed_at is not null and l.completed_at <= {{ run_at() }} as is_completed,
         exists (
             select 1 from orders o

@@ -15,9 +15,10 @@ rfm as (
 ),
 
 base as (
-    -- The base's average delay between a customer's first and second purchase.
+    -- The base's average delay between a customer's first and second purchase. A decimal
+    -- of six places: Spark's average of a decimal keeps only four more places than it.
     select
-        avg({{ dbt.datediff('first_order_date', 'second_order_date', 'day') }} * 1.0)
+        avg({{ dbt.datediff('first_order_date', 'second_order_date', 'day') }} * 1.000000)
             as avg_first_to_second_days
     from customers
     where second_order_date is not null

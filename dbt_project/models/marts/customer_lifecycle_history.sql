@@ -2,13 +2,10 @@
     config(
         materialized='incremental',
         unique_key=['email', 'valid_from'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=history_incremental_strategy(),
         on_schema_change='fail',
-        pre_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where valid_from = "
-            ~ run_date() ~ " and not exists (select 1 from {{ this }} later where later.valid_from > "
-            ~ run_date() ~ "){% endif %}"
-        ],
+        pre_hook=["{{ history_pre_hook() }}"],
+        post_hook=["{{ history_post_hook() }}"],
     )
 }}
 -- Lifecycle stage spells: one row per contact and stage period [valid_from, valid_to).
@@ -32,7 +29,7 @@ previous as (
         select
             *,
             row_number() over (partition by email order by valid_from desc) as rn
-        from {{ this }}
+        from {{ history_before_run() }}
         where valid_from < {{ run_date() }}
     ) spells
     where rn = 1
@@ -41,7 +38,7 @@ previous as (
 
 moving_forward as (
     select count(*) as later_spells
-    from {{ this }}
+    from {{ history_before_run() }}
     where valid_from > {{ run_date() }}
 ),
 {% else %}
@@ -99,3 +96,15 @@ select
     valid_to is null as is_current
 from final
 where (select later_spells from moving_forward) = 0
+{%- if is_incremental() and target.type == 'spark' %}
+-- Spark overwrites the whole table: the spells this run leaves as they are come along.
+union all
+select kept.*
+from {{ history_before_run() }} kept
+where not exists (
+        select 1 from final
+        where final.email = kept.email and final.valid_from = kept.valid_from
+            and (select later_spells from moving_forward) = 0
+    )
+    and not (kept.valid_from = {{ run_date() }} and (select later_spells from moving_forward) = 0)
+{%- endif %}

@@ -76,9 +76,10 @@ rates as (
     select
         *,
         {{ dbt.datediff('last_entry_on', run_date(), 'day') }} >= {{ window }} as window_complete,
-        1.0 * x_t / nullif(n_t, 0) as p_t,
-        1.0 * x_c / nullif(n_c, 0) as p_c,
-        1.0 * (x_t + x_c) / nullif(n_t + n_c, 0) as p_pooled,
+        -- Rates in double precision: Spark keeps only six places of a decimal quotient.
+        cast(x_t as {{ type_double() }}) / nullif(n_t, 0) as p_t,
+        cast(x_c as {{ type_double() }}) / nullif(n_c, 0) as p_c,
+        cast(x_t + x_c as {{ type_double() }}) / nullif(n_t + n_c, 0) as p_pooled,
         {{ dbt.datediff('first_entry_on', 'last_entry_on', 'day') }} + 1 as entry_days
     from arms
 ),
@@ -141,11 +142,11 @@ intervals as (
         -- Planning: what the current sizes can detect, and how long to enter members for
         -- a test of holdout_target_lift at the cohort's control share.
         case when p_pooled > 0 and p_pooled < 1 and n_t > 0 and n_c > 0 then
-            ({{ z }} + {{ z_power }}) * sqrt(p_pooled * (1 - p_pooled) * (1.0 / n_t + 1.0 / n_c))
+            ({{ z }} + {{ z_power }}) * sqrt(p_pooled * (1 - p_pooled) * (cast(1 as {{ type_double() }}) / n_t + cast(1 as {{ type_double() }}) / n_c))
         end as min_detectable_lift,
         case when p_pooled > 0 and p_pooled < 1 and n_t > 0 and n_c > 0 then
             ({{ z }} + {{ z_power }}) * ({{ z }} + {{ z_power }}) * p_pooled * (1 - p_pooled)
-            * (1.0 * (n_t + n_c) / n_c + 1.0 * (n_t + n_c) / n_t)
+            * (cast(n_t + n_c as {{ type_double() }}) / n_c + cast(n_t + n_c as {{ type_double() }}) / n_t)
             / ({{ var('holdout_target_lift') }} * {{ var('holdout_target_lift') }})
         end as members_needed
     from judged
@@ -180,7 +181,8 @@ final as (
         case when readout_status = 'ready' then revenue_t - revenue_c + t_quantile * revenue_se end
             as revenue_lift_high_95,
         case when readout_status = 'ready'
-            then 1.0 * itt_x_t / nullif(itt_n_t, 0) - 1.0 * itt_x_c / nullif(itt_n_c, 0)
+            then cast(itt_x_t as {{ type_double() }}) / nullif(itt_n_t, 0)
+                - cast(itt_x_c as {{ type_double() }}) / nullif(itt_n_c, 0)
         end as itt_conversion_lift,
         min_detectable_lift,
         cast(ceil(members_needed * entry_days / (n_t + n_c)) as integer) as entry_days_needed,

@@ -13,14 +13,7 @@
 --     whose first order fell in the month spent in it.
 -- Both churn rates need a full long window of order history before the month starts: until
 -- then nobody could yet have left it, and they are NULL (has_full_history false), not 0.
-with recursive months as (
-    select cast({{ dbt.date_trunc('month', 'min(ordered_date)') }} as date) as month_start
-    from {{ ref('int_orders_completed') }}
-    union all
-    select cast({{ dbt.dateadd('month', 1, 'month_start') }} as date)
-    from months
-    where {{ dbt.dateadd('month', 1, 'month_start') }} <= {{ run_date() }}
-),
+with {{ month_starts(ref('int_orders_completed'), 'ordered_date') }},
 
 orders as (
     select

@@ -6,7 +6,8 @@
 -- of its own, which is a changed day, and a day loaded again carries a new _loaded_at.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=landing_incremental_strategy(),
+    partition_by=landing_partition_by(),
     unique_key='event_id',
     pre_hook=[
         "{{ drop_temp_table('stg_email_events_changed') }}",
@@ -20,7 +21,7 @@ with source as (
         {{ landed_by_run_date(source('raw', 'email_events'), 'email_events') }}
     ) landed
     {% if is_incremental() %}
-    where sg_event_id in (select changed_key from stg_email_events_changed)
+    where sg_event_id in (select changed_key from {{ changed_keys_table('stg_email_events_changed') }})
     {% endif %}
 ),
 
@@ -60,4 +61,4 @@ final as (
     where copy_rank = 1
 )
 
-select * from final
+select * from final{{ changed_days_only('stg_email_events_changed') }}

@@ -3,7 +3,8 @@
 -- landing day are deleted and taken again from its latest version (which may have fewer).
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=landing_incremental_strategy(),
+    partition_by=landing_partition_by(),
     unique_key='order_line_key',
     pre_hook=[
         "{{ drop_temp_table('stg_order_lines_changed') }}",
@@ -17,7 +18,7 @@ with source as (
         {{ landed_by_run_date(source('raw', 'order_line_items'), 'orders') }}
     ) landed
     {% if is_incremental() %}
-    where order_id in (select changed_key from stg_order_lines_changed)
+    where order_id in (select changed_key from {{ changed_keys_table('stg_order_lines_changed') }})
     {% endif %}
 ),
 
@@ -50,4 +51,4 @@ final as (
     where version_rank = 1
 )
 
-select * from final
+select * from final{{ changed_days_only('stg_order_lines_changed') }}

@@ -5,7 +5,8 @@
 -- and equals a full rebuild. Every consumer reads this table instead of ranking the versions.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=landing_incremental_strategy(),
+    partition_by=landing_partition_by(),
     unique_key='order_id',
     pre_hook=[
         "{{ drop_temp_table('stg_orders_changed') }}",
@@ -19,7 +20,7 @@ with source as (
         {{ landed_by_run_date(source('raw', 'orders'), 'orders') }}
     ) landed
     {% if is_incremental() %}
-    where id in (select changed_key from stg_orders_changed)
+    where id in (select changed_key from {{ changed_keys_table('stg_orders_changed') }})
     {% endif %}
 ),
 
@@ -84,4 +85,4 @@ final as (
     where version_rank = 1
 )
 
-select * from final
+select * from final{{ changed_days_only('stg_orders_changed') }}

@@ -7,11 +7,11 @@
 
 with quarantined_events as (
     select
-        cast(record as json) ->> 'email' as email,
-        cast(record as json) ->> 'event' as event,
-        cast(record as json) ->> 'type' as bounce_type,
-        cast(cast(record as json) ->> 'asm_group_id' as {{ dbt.type_bigint() }}) as asm_group_id,
-        cast(cast(record as json) ->> 'timestamp' as {{ dbt.type_bigint() }}) as epoch
+        {{ json_text('record', 'email') }} as email,
+        {{ json_text('record', 'event') }} as event,
+        {{ json_text('record', 'type') }} as bounce_type,
+        cast({{ json_text('record', 'asm_group_id') }} as {{ dbt.type_bigint() }}) as asm_group_id,
+        cast({{ json_text('record', 'timestamp') }} as {{ dbt.type_bigint() }}) as epoch
     from {{ source('quarantine', 'email_events') }}
     where _partition_date <= {{ run_date() }}
 ),
@@ -31,10 +31,10 @@ contact_rows as (
     where _partition_date <= {{ run_date() }}
     union all
     select
-        cast(record as json) ->> 'email',
-        cast(record as json) ->> 'email_marketing_consent_state',
-        cast(record as json) ->> 'email_marketing_consent_updated_at',
-        cast(record as json) ->> 'updated_at'
+        {{ json_text('record', 'email') }},
+        {{ json_text('record', 'email_marketing_consent_state') }},
+        {{ json_text('record', 'email_marketing_consent_updated_at') }},
+        {{ json_text('record', 'updated_at') }}
     from {{ source('quarantine', 'contacts') }}
     where _partition_date <= {{ run_date() }}
 ),
