@@ -20,6 +20,11 @@ from orchestration.quality_thresholds import QualityThresholds
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+# The dbt targets (profiles.yml) the pipeline can run its dbt layer on: DuckDB's file, or
+# Spark over the lake. PostgreSQL builds the same models, but nothing loads its raw tables.
+DBT_TARGETS = ("duckdb", "spark")
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value the pipeline cannot use."""
 
@@ -33,6 +38,8 @@ class Settings:
     serving_path: Path  # the read-only copy BI tools open, replaced whole after each run
     serving_parquet_dir: Path | None  # the same tables as Parquet; None: not written
     lake_dir: Path | None  # the raw zone's root (<lake>/raw/<table>/...); None: not written
+    dbt_target: str  # the engine of the dbt layer: duckdb (the warehouse file) or spark
+    spark_dir: Path  # a local Spark session's tables and metastore (dbt target spark)
     reports_dir: Path  # the marketer's HTML report, one page per run date
     timezone: str
     partitions_start: dt.date | None  # None: the landing folder's first day
@@ -89,6 +96,18 @@ class Settings:
             raise SettingsError(
                 f"LIFECYCLE_WAREHOUSE_LOCK_TIMEOUT_SECONDS={timeout!r} is not a number of seconds"
             ) from exc
+        lake_dir = _optional_dir(env, "LIFECYCLE_LAKE_DIR", data_dir / "lake")
+        dbt_target = (env.get("LIFECYCLE_DBT_TARGET") or "duckdb").strip().lower()
+        if dbt_target not in DBT_TARGETS:
+            raise SettingsError(
+                f"LIFECYCLE_DBT_TARGET={dbt_target!r} is not a dbt target the pipeline runs; "
+                f"use one of {', '.join(DBT_TARGETS)}"
+            )
+        if dbt_target == "spark" and lake_dir is None:
+            raise SettingsError(
+                "LIFECYCLE_DBT_TARGET=spark reads the raw zone, but LIFECYCLE_LAKE_DIR is off; "
+                "set it to a folder (or unset it for data/lake)"
+            )
         return cls(
             data_dir=data_dir,
             dagster_home=Path(env.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve(),
@@ -100,7 +119,9 @@ class Settings:
             serving_parquet_dir=_optional_dir(
                 env, "LIFECYCLE_SERVING_PARQUET_DIR", data_dir / "serving"
             ),
-            lake_dir=_optional_dir(env, "LIFECYCLE_LAKE_DIR", data_dir / "lake"),
+            lake_dir=lake_dir,
+            dbt_target=dbt_target,
+            spark_dir=Path(env.get("LIFECYCLE_SPARK_DIR") or data_dir / "spark"),
             reports_dir=Path(env.get("LIFECYCLE_REPORTS_DIR") or data_dir / "reports"),
             timezone=timezone,
             partitions_start=partitions_start,

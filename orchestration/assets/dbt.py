@@ -27,7 +27,8 @@ from dagster_dbt import (
 from orchestration.assets.dbt_descriptions import check_description, node_description
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import run_partition_range
-from orchestration.resources import DuckDBWarehouse
+from orchestration.resources import DbtEngine, DuckDBWarehouse
+from orchestration.resources.dbt_engine import declared_columns
 from orchestration.resources.warehouse import WAREHOUSE_POOL
 from orchestration.shop_time import day_end, shop_today
 from orchestration.warehouse_schema import AUDIENCE_SCHEMA
@@ -132,11 +133,16 @@ def run_at_for(run_date: dt.date, shop_timezone: str, now: dt.datetime) -> dt.da
 
 
 def dbt_build_args(
-    run_date: dt.date, shop_timezone: str, now: dt.datetime, warehouse: DuckDBWarehouse
+    run_date: dt.date,
+    shop_timezone: str,
+    now: dt.datetime,
+    warehouse: DuckDBWarehouse,
+    engine_vars: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """`dbt build` as of the run date, into the warehouse the pipeline's settings name
     (profiles.yml reads the `warehouse_path` var, falling back to the environment for dbt
-    run by hand), with the pipeline's DuckDB memory limit and threads. dbt's unit tests check
+    run by hand), with the pipeline's DuckDB memory limit and threads, and what the dbt
+    engine needs (DbtEngine.dbt_vars: on Spark, the lake). dbt's unit tests check
     SQL logic on fixed inputs, not the day's data: they run in CI (`dbt test --select
     test_type:unit`), not in every run."""
     variables = {
@@ -146,6 +152,7 @@ def dbt_build_args(
         "warehouse_path": warehouse.path,
         "duckdb_memory_limit": warehouse.memory_limit,
         "duckdb_threads": warehouse.threads,
+        **(engine_vars or {}),
     }
     return [
         "build",
@@ -229,6 +236,7 @@ def _build_dbt_step(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True),
         fresh_within_hours=fresh_within_hours,
     )
+    declared = declared_columns(manifest)
 
     @dbt_assets(
         name=name,
@@ -239,19 +247,34 @@ def _build_dbt_step(
         exclude=exclude,
         pool=WAREHOUSE_POOL,
     )
-    def _dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse):
+    def _dbt_step(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: DuckDBWarehouse,
+        dbt_engine: DbtEngine,
+    ):
         run_date = run_date_of(context, shop_timezone)
-        context.log.info(f"dbt build as of {run_date} ({shop_timezone})")
-        args = dbt_build_args(run_date, shop_timezone, dt.datetime.now(dt.UTC), warehouse)
+        context.log.info(f"dbt build on {dbt_engine.target} as of {run_date} ({shop_timezone})")
+        now = dt.datetime.now(dt.UTC)
+        args = dbt_build_args(run_date, shop_timezone, now, warehouse, dbt_engine.dbt_vars())
         if not sys.stdout.isatty():  # dbt's lines go to the console and the run's logs
             args.append("--no-use-colors")
-        # dbt opens the file itself: wait (and say so) while another process holds it; the
-        # profile's retries cover the moment between this check and dbt's connection.
-        warehouse.wait_until_free(context.log)
+        if dbt_engine.on_spark:
+            with warehouse.connect(log=context.log) as con:
+                listed = dbt_engine.before_build(con)
+            context.log.info(f"dbt on Spark: the lake lists {len(listed)} tables")
+        else:
+            # dbt opens the file itself: wait (and say so) while another process holds it;
+            # the profile's retries cover the moment between this check and dbt's connection.
+            warehouse.wait_until_free(context.log)
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         # dbt holds the warehouse file while it runs; row counts are read once it is done.
         events = list(_events_with_progress(invocation, context))
-        with warehouse.connect(read_only=True) as con:
+        with warehouse.connect(read_only=not dbt_engine.on_spark, log=context.log) as con:
+            built = [tuple(key.path) for key in context.selected_asset_keys]
+            empty = dbt_engine.after_build(con, [k for k in built if len(k) == 2], declared)
+            if empty:
+                context.log.info(f"Spark left no rows in {', '.join(empty)}")
             for event in events:
                 if isinstance(event, Output):
                     key = context.asset_key_for_output(event.output_name)

@@ -9,6 +9,7 @@ from dagster import EnvVar
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.resources.alerts import AlertSinks
 from orchestration.resources.dbt_cli import LifecycleDbtCli
+from orchestration.resources.dbt_engine import DbtEngine
 from orchestration.resources.lake import RawZone
 from orchestration.resources.landing import LandingZone
 from orchestration.resources.publish import PublishTarget
@@ -65,5 +66,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             slack_channel=settings.slack_channel,
             slack_base_url=settings.slack_base_url,
         ),
-        "dbt": LifecycleDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": LifecycleDbtCli(
+            project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, target=settings.dbt_target
+        ),
+        "dbt_engine": DbtEngine(
+            target=settings.dbt_target,
+            lake_dir=str(settings.lake_dir or ""),
+            spark_dir=str(settings.spark_dir),
+        ),
     }
