@@ -52,14 +52,17 @@ def dbt_build(
     target_path: Path,
     *select: str,
     run_date: dt.date = RUN_DATE,
+    data_tests: bool = True,
 ) -> str:
-    """`dbt build` as of the end of `run_date` (UTC); its output."""
+    """`dbt build` as of the end of `run_date` (UTC), with or without the data tests; its
+    output."""
     run_at = f"{run_date + dt.timedelta(days=1)} 00:00:00"
     done = subprocess.run(
         [
             # dbt's unit tests run once, in test_dbt_models.py (an incremental model's unit test
             # needs the model built first).
-            DBT_EXECUTABLE, "build", "--target", target, "--exclude-resource-type", "unit_test",
+            DBT_EXECUTABLE, "build", "--target", target,
+            "--exclude-resource-type", "unit_test", *([] if data_tests else ["test"]),
             *select,
             "--project-dir", str(dbt_project.project_dir),
             "--profiles-dir", str(dbt_project.profiles_dir),

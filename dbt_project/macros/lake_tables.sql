@@ -20,14 +20,18 @@
         {%- for row in listed.rows -%}
             {%- do catalog.update({row[0] ~ '.' ~ row[1]: row}) -%}
         {%- endfor -%}
-        {%- for source in graph.sources.values() | sort(attribute='unique_id') -%}
+        {%- set sources = graph.sources.values() | sort(attribute='unique_id') -%}
+        {%- for schema in sources | map(attribute='schema') | unique -%}
+            {%- do run_query('create schema if not exists ' ~ schema) -%}
+        {%- endfor -%}
+        {%- for source in sources -%}
             {%- set name = source.schema ~ '.' ~ source.identifier -%}
-            {%- do run_query('create schema if not exists ' ~ source.schema) -%}
             {%- do run_query('drop table if exists ' ~ name) -%}
             {%- if name in catalog -%}
                 {%- set entry = catalog[name] -%}
                 {%- do run_query(
                     'create table ' ~ name ~ " using parquet location '" ~ entry[2] ~ "'") -%}
+                {#- Creating the table does not register every landing day: repair does. -#}
                 {%- if entry[3] -%}
                     {%- do run_query('msck repair table ' ~ name ~ ' sync partitions') -%}
                 {%- endif -%}

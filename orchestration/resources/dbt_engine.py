@@ -85,7 +85,7 @@ class DbtEngine(ConfigurableResource):
                 empty.append(f"{schema}.{table}")
                 columns = columns or declared.get((schema, table), [])
                 if columns:
-                    listed = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+                    listed = ", ".join(f'"{name}" {data_type}' for name, data_type in columns)
                     con.execute(f"create table {schema}.{table} ({listed})")
         return empty
 
