@@ -17,7 +17,12 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.raw_zone import PARTITION_COLUMN, table_folder
+from orchestration.ingest.raw_zone import (
+    PARTITION_COLUMN,
+    sql_literal,
+    swap_folder,
+    table_folder,
+)
 from orchestration.warehouse_schema import (
     PREDICTIONS_SCHEMA,
     PUBLISH_SCHEMA,
@@ -72,15 +77,14 @@ def export_catalog(con: duckdb.DuckDBPyConnection, lake: Path) -> dict[str, str]
 
 def _replace(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
     """Write `query` to `folder`/data_0.parquet aside, then swap the folder into place."""
-    aside = folder.parent / f".{folder.name}-{uuid.uuid4().hex}"
+    staging = folder.parent / f".staging-{uuid.uuid4().hex}"
+    aside = staging / folder.name
     aside.mkdir(parents=True)
-    target = str(aside / "data_0.parquet").replace("'", "''")
     try:
-        con.execute(f"copy ({query}) to '{target}' (format parquet, compression zstd)")
-        old = folder.parent / f".{folder.name}-old-{uuid.uuid4().hex}"
-        if folder.exists():
-            folder.rename(old)
-        aside.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        con.execute(
+            f"copy ({query}) to '{sql_literal(aside / 'data_0.parquet')}' "
+            "(format parquet, compression zstd)"
+        )
+        swap_folder(aside, folder, staging)
     finally:
-        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)

@@ -59,21 +59,21 @@ def write_days(
                 copy (
                     select * from {RAW_SCHEMA}.{table}
                     where {PARTITION_COLUMN} in (select day from zone_days)
-                ) to '{_literal(aside)}'
+                ) to '{sql_literal(aside)}'
                 (format parquet, partition_by ({PARTITION_COLUMN}), compression zstd,
                  overwrite_or_ignore true)
                 """
             )
             for day in days:
-                _swap(aside / _partition(day), day_folder(lake, table, day), staging)
+                swap_folder(aside / _partition(day), day_folder(lake, table, day), staging)
     finally:
         con.execute("drop table if exists zone_days")
         shutil.rmtree(staging, ignore_errors=True)
     return round(time.perf_counter() - started, 3)
 
 
-def _swap(new: Path, final: Path, staging: Path) -> None:
-    """Put `new` (a day written aside, or nothing) where `final` is; the old day goes to
+def swap_folder(new: Path, final: Path, staging: Path) -> None:
+    """Put `new` (a folder written aside, or nothing) where `final` is; the old one goes to
     `staging` and is removed."""
     final.parent.mkdir(parents=True, exist_ok=True)
     old = None
@@ -86,5 +86,5 @@ def _swap(new: Path, final: Path, staging: Path) -> None:
         shutil.rmtree(old)
 
 
-def _literal(path: Path) -> str:
+def sql_literal(path: Path) -> str:
     return str(path).replace("'", "''")
