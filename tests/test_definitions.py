@@ -21,7 +21,8 @@ from dagster import (
     instance_for_test,
 )
 
-from orchestration.assets.dbt import dbt_build_args, group_for_node, progress_line, run_date_for
+from orchestration.assets.dbt import dbt_build_args, progress_line, run_date_for
+from orchestration.assets.dbt_translator import group_for_node
 from orchestration.assets.publish import published_audience
 from orchestration.dbt_project import dbt_project
 from orchestration.ingest import SOURCES, ensure_raw_tables

@@ -10,7 +10,7 @@ from typing import Any
 
 from dagster import AssetKey
 
-from orchestration.assets.dbt import LifecycleDbtTranslator
+from orchestration.assets.dbt_translator import LifecycleDbtTranslator
 from orchestration.dbt_project import dbt_project, project_var
 
 # dbt tag of the models the 15-minute cart job rebuilds (checkouts staging, cart steps).
