@@ -87,6 +87,19 @@ def test_cohorts_and_transitions_match_an_independent_computation(
     assert data.customers == len(_frame(warehouse, "select 1 from marts.customer_rfm"))
 
 
+def test_the_retention_chart_leaves_out_the_month_still_under_way(base_run: BaseRun) -> None:
+    """The run date's month is measured only to the run date: plotted, it would read as a
+    drop in churn. The chart shows the months that ended by then, every one of them."""
+    months = _frame(base_run.warehouse, "select month_start from marts.retention_metrics_monthly")
+    starts = pd.to_datetime(months["month_start"])
+    ended = starts[(starts + pd.offsets.MonthEnd(0)).dt.date <= BASE_END].dt.date
+    with duckdb.connect(str(base_run.warehouse), read_only=True) as con:
+        data = read_report_data(con, BASE_END)
+    plotted = [month for month, _, _ in data.retention]
+    assert plotted == sorted(ended) and len(plotted) == len(starts) - 1
+    assert plotted[-1] < BASE_END.replace(day=1)
+
+
 def test_the_page_says_what_changed_and_needs_nothing_from_outside(
     base_run: BaseRun, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ class ReportData:
     segments: list[tuple[str, int]] = field(default_factory=list)
     stages: list[tuple[str, int]] = field(default_factory=list)
     transitions: list[tuple[str, str, int]] = field(default_factory=list)  # from, to, contacts
+    # Complete months only: the run date's month, measured to date, would read as a dip.
     retention: list[tuple[dt.date, float | None, float | None]] = field(default_factory=list)
     cohorts: list[tuple[dt.date, int, list[float | None]]] = field(default_factory=list)
     churn_histogram: list[int] = field(default_factory=list)  # contacts per 10% of churn prob.
@@ -81,7 +82,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> Repor
         data.retention = _rows(
             con,
             f"select month_start, customer_churn_rate_pct, repeat_purchase_rate_pct "
-            f"from {m}.retention_metrics_monthly order by 1",
+            f"from {m}.retention_metrics_monthly where is_complete_month order by 1",
         )
     if _exists(con, INTERMEDIATE_SCHEMA, "int_orders_completed"):
         data.cohorts = _cohorts(con, run_date)

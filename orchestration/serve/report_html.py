@@ -168,7 +168,8 @@ def render_report(data: ReportData, previous: dict[str, Any] | None) -> str:
             bool(transitions),
             "No contact changed stage on the run date.",
         ),
-        "<h2>Monthly retention</h2>",
+        "<h2>Monthly retention</h2><p class=note>Complete months; the current month joins "
+        "once it has ended.</p>",
         _or_note(
             _lines(retention, ["customer churn rate %", "repeat purchase rate %"]),
             bool(retention),

@@ -38,11 +38,14 @@ bounds as (
         {{ dbt.datediff('(select min(ordered_date) from orders)',
             dbt.dateadd('day', -1, 'month_start'), 'day') }}
             >= {{ var('lapse_days_long') }} as has_full_history,
+        -- The run date's month ends at the run date until it is over (is_complete_month).
         case
             when cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
                 > {{ run_date() }} then {{ run_date() }}
             else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
-        end as end_date
+        end as end_date,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
+            <= {{ run_date() }} as is_complete_month
     from months
 ),
 
@@ -79,6 +82,7 @@ monthly as (
         count(*) as customers_to_date,
         sum(case when s.orders_to_date >= 2 then 1 else 0 end) as repeat_customers,
         b.has_full_history,
+        b.is_complete_month,
         sum(s.revenue_in_month) as revenue_amount,
         -- Monthly run rates: the long window's revenue scaled to the month's days.
         sum(s.revenue_window_at_start) * b.days_in_month / ({{ var('lapse_days_long') }} + 1)
@@ -91,7 +95,7 @@ monthly as (
     from status s
     join bounds b on b.month_start = s.month_start
     join firsts f on f.email = s.email
-    group by s.month_start, b.has_full_history, b.days_in_month
+    group by s.month_start, b.has_full_history, b.is_complete_month, b.days_in_month
 ),
 
 final as (
@@ -104,6 +108,7 @@ final as (
         customers_to_date,
         repeat_customers,
         has_full_history,
+        is_complete_month,
         case when has_full_history and customers_at_start > 0
             then round(100.0 * (customers_at_start - retained_customers) / customers_at_start, 2)
         end as customer_churn_rate_pct,
