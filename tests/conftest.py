@@ -64,12 +64,21 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
+# The files that take minutes, longest first. Each file runs on one worker (--dist loadfile)
+# and the workers take files in collection order: started first, these overlap the many short
+# files instead of leaving one worker alone with one of them at the end.
+LONGEST_FILES = ("test_spark.py", "test_bench.py", "test_serve.py", "test_demo.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that needs the shared pipeline run is an end-to-end test: `slow`, so that
-    `pytest -m "not slow"` (the inner loop) never pays for the run."""
+    `pytest -m "not slow"` (the inner loop) never pays for the run. The longest files are
+    collected first (LONGEST_FILES); the rest keep their order."""
     for item in items:
         if "base_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @dataclass(frozen=True)
