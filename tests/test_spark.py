@@ -41,14 +41,13 @@ def test_marts_are_identical_on_spark_and_duckdb(
     assert {"raw.orders", "raw.email_events_consent", "quarantine.email_events"} <= set(catalog)
     duck_env = {"LIFECYCLE_WAREHOUSE_PATH": str(warehouse)}
     before_publish = ("--exclude", "tag:readout")
-    # dbt's data tests run on Spark once, after the incremental build (and every day in
-    # the daily job test below, as its checks): here they would only cost time.
+    # dbt's data tests run on Spark in the daily job test below, as its checks: here, where
+    # every row is compared with DuckDB's, they would only cost time (about 150 queries).
     short = RUN_DATE - dt.timedelta(days=DAYS_SHORT)
     for engine, env in (("duckdb", duck_env), ("spark", spark_env)):
         target_path = tmp_path / engine
         dbt_build(engine, env, target_path, *before_publish, run_date=short, data_tests=False)
-        tests = engine == "spark"
-        dbt_build(engine, env, target_path, *before_publish, run_date=RUN_DATE, data_tests=tests)
+        dbt_build(engine, env, target_path, *before_publish, run_date=RUN_DATE, data_tests=False)
     # What publishing records (the audience spells), to the lake, then the read-outs.
     with duckdb.connect(str(warehouse)) as con:
         assert sum(e for e, _ in record_entries(con, AUDIENCES, ENTRY_DAY).values()) > 0
