@@ -28,6 +28,14 @@ firsts as (
     select email, min(ordered_date) as first_order_date from orders group by email
 ),
 
+month_ends as (
+    select
+        month_start,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
+            as month_end
+    from months
+),
+
 bounds as (
     select
         month_start,
@@ -39,14 +47,10 @@ bounds as (
             dbt.dateadd('day', -1, 'month_start'), 'day') }}
             >= {{ var('lapse_days_long') }} as has_full_history,
         -- The run date's month ends at the run date until it is over (is_complete_month).
-        case
-            when cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
-                > {{ run_date() }} then {{ run_date() }}
-            else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
-        end as end_date,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month_start')) }} as date)
-            <= {{ run_date() }} as is_complete_month
-    from months
+        case when month_end > {{ run_date() }} then {{ run_date() }} else month_end end
+            as end_date,
+        month_end <= {{ run_date() }} as is_complete_month
+    from month_ends
 ),
 
 status as (
