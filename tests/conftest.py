@@ -4,6 +4,7 @@ every module copies instead of building its own, and isolated settings."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 
 from orchestration.dbt_project import dbt_project, prepare_manifest
 from orchestration.sample import SampleParams, SampleSummary, generate_sample_shop
@@ -93,12 +95,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @dataclass(frozen=True)
 class BaseRun:
-    """The daily refresh of the small shop from its first day to BASE_END, run once.
+    """The daily refresh of the small shop from its first day to BASE_END, run once for the
+    whole session: the first worker that needs it runs it, the others wait and read it.
 
     Read its warehouse and Dagster records as they are; to run more on it, `copy` it."""
 
     data: Path  # landing/, warehouse.duckdb, outbox/
-    instance: DagsterInstance  # in memory: a persistent one spends ~20 s writing the run's events
+    instance: DagsterInstance  # on disk, shared by the workers
     run_id: str
     metadata: dict[str, dict]  # asset key (schema/name) -> the run's materialization metadata
 
@@ -116,9 +119,35 @@ class BaseRun:
 def base_run(
     tmp_path_factory: pytest.TempPathFactory, small_shop: SampleSummary
 ) -> Iterator[BaseRun]:
-    data = tmp_path_factory.mktemp("base") / "data"
+    # The workers' temporary folders share a parent (one worker: the folder is its own).
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "base_run"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "run_id").exists():
+            _run_base(shared, small_shop)
+    run_id = (shared / "run_id").read_text()
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(shared / "dagster"))) as instance:
+        metadata = {
+            r.event_log_entry.dagster_event.asset_key.to_user_string(): dict(
+                r.asset_materialization.metadata
+            )
+            for r in instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
+            ).records
+        }
+        yield BaseRun(data=shared / "data", instance=instance, run_id=run_id, metadata=metadata)
+
+
+def _run_base(shared: Path, small_shop: SampleSummary) -> None:
+    data = shared / "data"
     shutil.copytree(small_shop.landing_dir, data / "landing")
-    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+    (shared / "dagster").mkdir()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        DagsterInstance.local_temp(str(shared / "dagster")) as instance,
+    ):
         point_settings_at(mp, data)
         job = reload_definitions().defs.resolve_job_def("daily_refresh")
         result = job.execute_in_process(
@@ -126,11 +155,7 @@ def base_run(
         )
         mp.undo()
         assert result.success
-        metadata = {
-            e.asset_key.to_user_string(): dict(e.step_materialization_data.materialization.metadata)
-            for e in result.get_asset_materialization_events()
-        }
-        yield BaseRun(data=data, instance=instance, run_id=result.run_id, metadata=metadata)
+    (shared / "run_id").write_text(result.run_id)
 
 
 def point_settings_at(mp: pytest.MonkeyPatch, data: Path) -> None:
