@@ -210,6 +210,9 @@ def spark_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "LIFECYCLE_SPARK_DIR": str(root / "spark"),
         # A small shop's tables fit one task: a build took 103 s instead of 127 s with 8.
         "LIFECYCLE_SPARK_SHUFFLE_PARTITIONS": "1",
+        # A JVM that lives two minutes: a quarter less CPU without the optimizing compiler
+        # and with one garbage collector thread (docs/settings.md).
+        "LIFECYCLE_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
     }
 
 

@@ -100,8 +100,8 @@ def test_the_daily_job_runs_with_its_dbt_layer_on_spark(
     monkeypatch.setenv("LIFECYCLE_DBT_TARGET", "spark")
     spark = tmp_path / "spark"
     monkeypatch.setenv("LIFECYCLE_SPARK_DIR", str(spark))
-    shuffle = "LIFECYCLE_SPARK_SHUFFLE_PARTITIONS"
-    monkeypatch.setenv(shuffle, spark_env[shuffle])
+    for name in ("LIFECYCLE_SPARK_SHUFFLE_PARTITIONS", "LIFECYCLE_SPARK_JAVA_OPTIONS"):
+        monkeypatch.setenv(name, spark_env[name])
     monkeypatch.delenv("LIFECYCLE_LAKE_DIR", raising=False)  # the default: data/lake
     with DagsterInstance.ephemeral() as instance:
         job = reload_definitions().defs.resolve_job_def("daily_refresh")
