@@ -130,9 +130,7 @@ def base_run(
     run_id = (shared / "run_id").read_text()
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(shared / "dagster"))) as instance:
         metadata = {
-            r.event_log_entry.dagster_event.asset_key.to_user_string(): dict(
-                r.asset_materialization.metadata
-            )
+            r.asset_key.to_user_string(): dict(r.asset_materialization.metadata)
             for r in instance.get_records_for_run(
                 run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
             ).records
@@ -142,6 +140,9 @@ def base_run(
 
 def _run_base(shared: Path, small_shop: SampleSummary) -> None:
     data = shared / "data"
+    # What a worker's failed attempt left (it failed its tests; the next worker tries again).
+    for folder in (data, shared / "dagster"):
+        shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(small_shop.landing_dir, data / "landing")
     (shared / "dagster").mkdir()
     with (
